@@ -1,0 +1,43 @@
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { GATEWAY_CONFIG, GatewayConfig } from '@tokenhub/config';
+import { ProvidersModule } from '@tokenhub/providers';
+import { StoreModule } from '@tokenhub/store';
+import type { Logger } from 'pino';
+import { AuthModule } from './auth/auth.module';
+import { ChatModule } from './chat/chat.module';
+import { HealthModule } from './health/health.module';
+import { KeysModule } from './keys/keys.module';
+import { LOGGER } from './logging.tokens';
+import { UsageModule } from './usage/usage.module';
+
+/** The parsed configuration and the logger, available everywhere. */
+@Global()
+@Module({})
+class CoreModule {
+  static forRoot(config: GatewayConfig, logger: Logger): DynamicModule {
+    const providers = [
+      { provide: GATEWAY_CONFIG, useValue: config },
+      { provide: LOGGER, useValue: logger },
+    ];
+    return { module: CoreModule, providers, exports: providers.map((p) => p.provide) };
+  }
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(config: GatewayConfig, logger: Logger): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        CoreModule.forRoot(config, logger),
+        StoreModule.forRoot(config),
+        ProvidersModule.forRoot(config),
+        AuthModule,
+        UsageModule,
+        KeysModule,
+        ChatModule,
+        HealthModule,
+      ],
+    };
+  }
+}

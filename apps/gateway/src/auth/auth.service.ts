@@ -1,0 +1,89 @@
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { AuthenticationError } from '@tokenhub/common';
+import { GATEWAY_CONFIG, GatewayConfig } from '@tokenhub/config';
+import { SettingRepository, VirtualKeyEntity, VirtualKeyRepository } from '@tokenhub/store';
+import { Principal } from './principal';
+import { hashSecret, newAdminKey, sameHash } from './secrets';
+
+const ADMIN_KEY_SETTING = 'admin_key_sha256';
+
+interface CachedKey {
+  key: VirtualKeyEntity | null;
+  expiresAt: number;
+}
+
+/**
+ * Turns a bearer token into a principal. Known keys are served from memory for
+ * `authCacheTtlMs`, so the hot path does not touch the database; revocation through this
+ * process drops the entry at once.
+ */
+@Injectable()
+export class AuthService implements OnModuleInit {
+  private adminKeyHash: string;
+  private readonly cache = new Map<string, CachedKey>();
+  /** Unknown tokens are remembered briefly too, so a flood of bad keys does not reach Postgres. */
+  private static readonly NEGATIVE_TTL_MS = 2_000;
+  private static readonly MAX_CACHED = 100_000;
+
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly keys: VirtualKeyRepository,
+    private readonly settings: SettingRepository,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    if (this.config.adminKey) {
+      this.adminKeyHash = hashSecret(this.config.adminKey);
+      return;
+    }
+    const stored = await this.settings.get(ADMIN_KEY_SETTING);
+    if (stored) {
+      this.adminKeyHash = stored;
+      return;
+    }
+    const generated = newAdminKey();
+    this.adminKeyHash = await this.settings.setIfAbsent(ADMIN_KEY_SETTING, hashSecret(generated));
+    if (this.adminKeyHash === hashSecret(generated)) {
+      // Shown once, on the console of the first start; only its hash is kept.
+      process.stdout.write(
+        `\n  TokenHub generated an admin key. It is shown only this once; store it now:\n\n    ${generated}\n\n` +
+          `  Set TOKENHUB_ADMIN_KEY to choose your own instead.\n\n`,
+      );
+    }
+  }
+
+  /** Reads `Authorization: Bearer <token>`; throws a 401 when it is missing, unknown or revoked. */
+  async authenticate(authorization: string | undefined): Promise<Principal> {
+    const token = bearerToken(authorization);
+    const hash = hashSecret(token);
+    if (sameHash(hash, this.adminKeyHash)) return { kind: 'admin', id: 'admin' };
+    const key = await this.findKey(hash);
+    if (!key) throw new AuthenticationError('Invalid API key: no such key.', 'invalid_api_key');
+    if (key.revokedAt) throw new AuthenticationError('This API key has been revoked.', 'revoked_api_key');
+    return { kind: 'virtual_key', id: `key:${key.id}`, keyId: key.id, name: key.name };
+  }
+
+  /** Called on revoke and create so this process sees the change at once. */
+  forget(keyHash: string): void {
+    this.cache.delete(keyHash);
+  }
+
+  private async findKey(hash: string): Promise<VirtualKeyEntity | null> {
+    const now = Date.now();
+    const cached = this.cache.get(hash);
+    if (cached && cached.expiresAt > now) return cached.key;
+    const key = await this.keys.findByHash(hash);
+    if (this.cache.size >= AuthService.MAX_CACHED) this.cache.clear();
+    this.cache.set(hash, { key, expiresAt: now + (key ? this.config.authCacheTtlMs : Math.min(AuthService.NEGATIVE_TTL_MS, this.config.authCacheTtlMs)) });
+    return key;
+  }
+}
+
+function bearerToken(authorization: string | undefined): string {
+  const match = authorization ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;
+  if (match) return match[1];
+  throw new AuthenticationError(
+    authorization ? 'The Authorization header must be "Bearer <key>".' : 'Missing API key: send "Authorization: Bearer <key>".',
+    'missing_api_key',
+  );
+}

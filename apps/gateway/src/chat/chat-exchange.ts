@@ -1,0 +1,99 @@
+import { toErrorResponse } from '@tokenhub/common';
+import type { TokenUsage } from '@tokenhub/providers';
+import type { AttemptRecord, UsageRecordEntity } from '@tokenhub/store';
+import type { Response } from 'express';
+import { Principal } from '../auth/principal';
+
+const CHAT_ENDPOINT = '/v1/chat/completions';
+
+/**
+ * Everything known about one request to the chat endpoint while it runs, and the
+ * usage record it becomes. One per request; nothing here touches the database.
+ */
+export class ChatExchange {
+  readonly startedAt = Date.now();
+  private readonly startedHr = performance.now();
+  principal?: Principal;
+  user: string | null = null;
+  metadata: Record<string, unknown> | null = null;
+  requestedModel: string | null = null;
+  stream = false;
+  servedProvider: string | null = null;
+  servedModel: string | null = null;
+  readonly attempts: AttemptRecord[] = [];
+  usage: TokenUsage | null = null;
+  costUsd: number | null = null;
+  priceCatalogVersion: string | null = null;
+  ttftMs: number | null = null;
+  statusCode = 200;
+  error: { type: string; code: string | null; message: string } | null = null;
+
+  constructor(
+    readonly requestId: string,
+    readonly res: Response,
+  ) {}
+
+  elapsedMs(): number {
+    return Math.round(performance.now() - this.startedHr);
+  }
+
+  /** Reads what the audit record keeps from the body, before (and whether or not) it validates. */
+  captureAudit(body: unknown): void {
+    if (!body || typeof body !== 'object' || Array.isArray(body)) return;
+    const b = body as Record<string, unknown>;
+    if (typeof b.user === 'string') this.user = b.user.slice(0, 512);
+    if (b.metadata && typeof b.metadata === 'object' && !Array.isArray(b.metadata)) this.metadata = b.metadata as Record<string, unknown>;
+    if (typeof b.model === 'string') this.requestedModel = b.model.slice(0, 300);
+    this.stream = b.stream === true;
+  }
+
+  /** Sets the headers that say how the request was served. */
+  setRoutingHeaders(): void {
+    this.res.setHeader('x-tokenhub-attempts', String(this.attempts.length));
+    if (this.servedProvider) this.res.setHeader('x-tokenhub-provider', this.servedProvider);
+    if (this.servedModel) this.res.setHeader('x-tokenhub-model', this.servedModel);
+  }
+
+  /** Records a failure and, unless the response has started, sends the OpenAI-shaped error. */
+  fail(err: unknown, logger?: Parameters<typeof toErrorResponse>[2]): void {
+    const response = toErrorResponse(err, this.requestId, logger);
+    this.statusCode = response.status;
+    this.error = { type: response.body.error.type, code: response.body.error.code, message: response.body.error.message };
+    if (this.res.headersSent || this.res.destroyed) return;
+    if (this.attempts.length > 0) this.setRoutingHeaders();
+    this.res.writeHead(response.status, { ...response.headers, 'content-type': 'application/json' });
+    this.res.end(JSON.stringify(response.body));
+  }
+
+  toRecord(): UsageRecordEntity {
+    const u = this.usage;
+    return {
+      requestId: this.requestId,
+      createdAt: new Date(this.startedAt),
+      finishedAt: new Date(),
+      endpoint: CHAT_ENDPOINT,
+      keyId: this.principal?.kind === 'virtual_key' ? this.principal.keyId : null,
+      principal: this.principal?.id ?? 'anonymous',
+      user: this.user,
+      metadata: this.metadata,
+      requestedModel: this.requestedModel,
+      servedProvider: this.servedProvider,
+      servedModel: this.servedModel,
+      attempts: this.attempts,
+      statusCode: this.statusCode,
+      errorType: this.error?.type ?? null,
+      errorCode: this.error?.code ?? null,
+      errorMessage: this.error?.message.slice(0, 4000) ?? null,
+      promptTokens: u?.promptTokens ?? null,
+      completionTokens: u?.completionTokens ?? null,
+      cachedTokens: u?.cachedTokens ?? null,
+      totalTokens: u?.totalTokens ?? null,
+      costUsd: this.costUsd,
+      priceCatalogVersion: this.priceCatalogVersion,
+      latencyMs: this.elapsedMs(),
+      ttftMs: this.ttftMs,
+      stream: this.stream,
+    };
+  }
+}
+

@@ -1,0 +1,68 @@
+import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiExtraModels, ApiHeader, ApiOkResponse, ApiOperation, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { ApiErrorResponses } from '../common/api-error-responses';
+import { ChatService } from './chat.service';
+import { ChatCompletionRequestDto } from './dto/chat-completion-request.dto';
+import { ChatCompletionResponse } from './dto/chat-completion-response.dto';
+
+const ROUTING_HEADERS = {
+  'x-request-id': { description: 'The request id, also in the usage record.', schema: { type: 'string' } },
+  'x-tokenhub-provider': { description: 'The provider that served the answer.', schema: { type: 'string' } },
+  'x-tokenhub-model': { description: 'The model that served the answer.', schema: { type: 'string' } },
+  'x-tokenhub-attempts': { description: 'How many upstream attempts were made (retries and fallbacks).', schema: { type: 'integer' } },
+};
+
+@ApiTags('chat')
+@ApiBearerAuth()
+@ApiExtraModels(ChatCompletionRequestDto)
+@Controller('v1/chat')
+export class ChatController {
+  constructor(private readonly chat: ChatService) {}
+
+  @Post('completions')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Create a chat completion',
+    description:
+      'OpenAI-compatible. Authenticate with `Authorization: Bearer <key>` (a virtual key `sk-bf-…` or the admin key). ' +
+      'Fields OpenAI accepts that are not listed here (`tools`, `tool_choice`, `response_format`, `seed`, `top_p`, `n`, …) are passed to the provider unchanged.',
+  })
+  @ApiHeader({ name: 'Content-Type', required: true, schema: { type: 'string', default: 'application/json' } })
+  @ApiBody({
+    type: ChatCompletionRequestDto,
+    examples: {
+      contract: {
+        summary: 'The contract example',
+        value: { model: 'gpt-4o', messages: [{ role: 'user', content: 'Hello, how are you?' }], temperature: 0.7, max_tokens: 100 },
+      },
+      fallbacks: {
+        summary: 'With fallbacks, user and metadata',
+        value: {
+          model: 'openai/gpt-4o',
+          fallbacks: ['groq/llama-3.3-70b-versatile'],
+          messages: [
+            { role: 'system', content: 'You are a professional assistant' },
+            { role: 'user', content: 'Please introduce yourself' },
+          ],
+          user: 'user-1234',
+          metadata: { team: 'search' },
+        },
+      },
+      streaming: { summary: 'Streaming', value: { model: 'openai/gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'Count to five' }] } },
+    },
+  })
+  @ApiOkResponse({
+    description: 'A `chat.completion`, or with `stream: true` a `text/event-stream` of `chat.completion.chunk` events ending in `data: [DONE]`.',
+    headers: ROUTING_HEADERS,
+    content: {
+      'application/json': { schema: { $ref: getSchemaPath(ChatCompletionResponse) } },
+      'text/event-stream': { schema: { type: 'string', example: 'data: {"object":"chat.completion.chunk",...}\n\ndata: [DONE]\n\n' } },
+    },
+  })
+  @ApiExtraModels(ChatCompletionResponse)
+  @ApiErrorResponses(400, 401, 413, 429, 500, 502, 503, 504)
+  async create(@Req() req: Request, @Res() res: Response): Promise<void> {
+    await this.chat.handle(req, res);
+  }
+}

@@ -1,0 +1,207 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { errorTypeForStatus, GatewayError, InvalidRequestError } from '@tokenhub/common';
+import { GATEWAY_CONFIG, GatewayConfig } from '@tokenhub/config';
+import { ChatCall, ClientCancelledError, ModelCatalog, ProviderRegistry, ResolvedModel, UpstreamError } from '@tokenhub/providers';
+import type { Request, Response } from 'express';
+import { Logger } from 'pino';
+import { AuthService } from '../auth/auth.service';
+import { LOGGER } from '../logging.tokens';
+import { UsageWriter } from '../usage/usage-writer.service';
+import { ChatExchange } from './chat-exchange';
+import { DEFAULT_TEMPERATURE } from './dto/chat-completion-request.dto';
+import { validateChatRequest } from './dto/validate-chat-request';
+import { SseWriter } from './sse-writer';
+
+/** Fields TokenHub consumes itself and never forwards. */
+const GATEWAY_FIELDS = ['fallbacks', 'metadata'];
+
+/**
+ * The chat completions path: authenticate, validate, resolve the model and its
+ * fallbacks, try each with retries, answer (JSON or SSE), and record usage, for every
+ * request, whatever happens.
+ */
+@Injectable()
+export class ChatService {
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly auth: AuthService,
+    private readonly registry: ProviderRegistry,
+    private readonly catalog: ModelCatalog,
+    private readonly usage: UsageWriter,
+  ) {}
+
+  async handle(req: Request, res: Response): Promise<void> {
+    const exchange = new ChatExchange(res.locals.requestId as string, res);
+    const abort = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    try {
+      exchange.principal = await this.auth.authenticate(req.headers.authorization);
+      exchange.captureAudit(req.body);
+      if (!req.is('application/json')) {
+        throw new InvalidRequestError('Content-Type must be application/json.', null, 'unsupported_media_type', 415);
+      }
+      const dto = await validateChatRequest(req.body);
+      const targets = [this.registry.resolve(dto.model), ...(dto.fallbacks ?? []).map((m, i) => this.registry.resolve(m, `fallbacks[${i}]`))];
+      const wantsUsage = dto.stream_options?.include_usage === true;
+      await this.runAttempts(exchange, req.body as Record<string, unknown>, targets, wantsUsage, abort.signal);
+    } catch (err) {
+      if (abort.signal.aborted && !(err instanceof GatewayError && err.status < 499)) exchange.fail(new ClientCancelledError());
+      else exchange.fail(err, this.logger);
+    } finally {
+      this.usage.record(exchange.toRecord());
+    }
+  }
+
+  /** Answers a request whose body could not be read (bad JSON, too large), and records it. */
+  async reject(req: Request, res: Response, err: unknown): Promise<void> {
+    const exchange = new ChatExchange(res.locals.requestId as string, res);
+    try {
+      exchange.principal = await this.auth.authenticate(req.headers.authorization);
+      exchange.fail(err, this.logger);
+    } catch (authError) {
+      exchange.fail(authError, this.logger);
+    } finally {
+      this.usage.record(exchange.toRecord());
+    }
+  }
+
+  /** Tries each target in order; retries a target while its failure is retryable. */
+  private async runAttempts(ex: ChatExchange, body: Record<string, unknown>, targets: ResolvedModel[], wantsUsage: boolean, signal: AbortSignal): Promise<void> {
+    const failures: UpstreamError[] = [];
+    for (const target of targets) {
+      const call: ChatCall = { model: target.model, body: this.upstreamBody(body, target, ex.stream), signal };
+      for (let retry = 0; ; retry++) {
+        const started = performance.now();
+        try {
+          if (ex.stream) await this.streamFrom(ex, target, call, wantsUsage, started);
+          else await this.completeFrom(ex, target, call, started);
+          return;
+        } catch (err) {
+          if (!(err instanceof UpstreamError)) throw err;
+          if (!ex.res.headersSent) this.recordAttempt(ex, target, started, err);
+          if (ex.res.headersSent) throw err;
+          failures.push(err);
+          const delay = this.retryDelay(err, retry, target.maxRetries);
+          if (delay !== null) {
+            await sleep(delay, signal);
+            continue;
+          }
+          if (!err.fallbackable) throw this.finalError(ex, failures);
+          break;
+        }
+      }
+    }
+    throw this.finalError(ex, failures);
+  }
+
+  private async completeFrom(ex: ChatExchange, target: ResolvedModel, call: ChatCall, started: number): Promise<void> {
+    const result = await target.provider.complete(call);
+    this.recordAttempt(ex, target, started);
+    this.account(ex, target, result.usage);
+    ex.setRoutingHeaders();
+    ex.res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(result.body.length) });
+    ex.res.end(result.body);
+  }
+
+  /**
+   * Waits for the first chunk before answering, so a failure up to then is still an
+   * HTTP error or a fallback. After it, chunks go out as they come; a failure becomes
+   * an SSE `error` event and the stream ends without `[DONE]`.
+   */
+  private async streamFrom(ex: ChatExchange, target: ResolvedModel, call: ChatCall, wantsUsage: boolean, started: number): Promise<void> {
+    const iterator = (await target.provider.stream(call))[Symbol.asyncIterator]();
+    let next = await iterator.next();
+    this.recordAttempt(ex, target, started);
+    ex.ttftMs = ex.elapsedMs();
+    ex.setRoutingHeaders();
+    const sse = new SseWriter(ex.res);
+    try {
+      while (!next.done) {
+        const event = next.value;
+        if (event.usage) this.account(ex, target, event.usage);
+        if (!event.usageOnly || wantsUsage) await sse.data(event.data);
+        next = await iterator.next();
+      }
+      sse.done();
+    } catch (err) {
+      if (call.signal.aborted) throw new ClientCancelledError();
+      const attempt = ex.attempts[ex.attempts.length - 1];
+      attempt.outcome = 'error';
+      attempt.error = (err as Error).message;
+      sse.error(err, ex.requestId);
+      throw err;
+    }
+  }
+
+  /** The request as the provider gets it: TokenHub's own fields out, defaults in. */
+  private upstreamBody(body: Record<string, unknown>, target: ResolvedModel, stream: boolean): Record<string, unknown> {
+    const out: Record<string, unknown> = { ...body, model: target.model };
+    for (const field of GATEWAY_FIELDS) delete out[field];
+    if (!target.acceptsPromptCacheKey) delete out.prompt_cache_key;
+    if (out.temperature === undefined && target.entry?.temperature !== false) out.temperature = DEFAULT_TEMPERATURE;
+    // Always ask for usage so streams are accounted; the extra chunk is hidden from callers that did not ask.
+    if (stream) out.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
+    return out;
+  }
+
+  private recordAttempt(ex: ChatExchange, target: ResolvedModel, started: number, err?: UpstreamError): void {
+    ex.attempts.push({
+      provider: target.providerName,
+      model: target.model,
+      ...(err ? { status: err.kind === 'http' ? err.status : undefined, outcome: 'error' as const, error: err.message.slice(0, 500) } : { status: 200, outcome: 'success' as const }),
+      latencyMs: Math.round(performance.now() - started),
+    });
+    if (!err) {
+      ex.servedProvider = target.providerName;
+      ex.servedModel = target.model;
+    }
+  }
+
+  private account(ex: ChatExchange, target: ResolvedModel, usage: ChatExchange['usage']): void {
+    if (!usage) return;
+    ex.usage = usage;
+    ex.costUsd = this.catalog.cost(target.providerName, target.model, usage);
+    ex.priceCatalogVersion = this.catalog.version;
+  }
+
+  /** Milliseconds to wait before trying the same target again, or null to move on. */
+  private retryDelay(err: UpstreamError, retry: number, maxRetries: number): number | null {
+    if (!err.retryable || retry >= maxRetries) return null;
+    const { baseDelayMs, maxDelayMs, maxRetryAfterMs } = this.config.retry;
+    if (err.retryAfterMs !== undefined) return err.retryAfterMs <= maxRetryAfterMs ? err.retryAfterMs : null;
+    const backoff = Math.min(maxDelayMs, baseDelayMs * 2 ** retry);
+    return Math.round(backoff / 2 + Math.random() * (backoff / 2));
+  }
+
+  /** One failure passes through as the provider said it; several are listed attempt by attempt. */
+  private finalError(ex: ChatExchange, failures: UpstreamError[]): GatewayError {
+    const last = failures[failures.length - 1];
+    const headers: Record<string, string> = {};
+    if (last.retryAfterMs !== undefined) headers['retry-after'] = String(Math.ceil(last.retryAfterMs / 1000));
+    const describe = (a: ChatExchange['attempts'][number]) => `${a.provider}/${a.model}: ${a.status ? `${a.status} ` : ''}${a.error}`;
+    const message =
+      ex.attempts.length === 1
+        ? describe(ex.attempts[0])
+        : `All ${ex.attempts.length} attempts failed: ${ex.attempts.map((a, i) => `(${i + 1}) ${describe(a)}`).join('; ')}`;
+    const type = last.kind === 'http' ? last.type : errorTypeForStatus(last.status);
+    return new GatewayError(last.status, message, type, last.code, last.kind === 'http' && failures.length === 1 ? last.param : null, headers);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new ClientCancelledError());
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new ClientCancelledError());
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,19 @@
+import { firstValidationProblem, InvalidRequestError } from '@tokenhub/common';
+import { plainToInstance } from 'class-transformer';
+import { validate } from 'class-validator';
+import { ChatCompletionRequestDto } from './chat-completion-request.dto';
+
+/**
+ * Validates a chat request body against the contract. Returns the typed view of it;
+ * the raw body, undeclared fields included, is what gets forwarded.
+ */
+export async function validateChatRequest(body: unknown): Promise<ChatCompletionRequestDto> {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    throw new InvalidRequestError('The request body must be a JSON object.');
+  }
+  const dto = plainToInstance(ChatCompletionRequestDto, body, { enableImplicitConversion: false });
+  const errors = await validate(dto, { forbidUnknownValues: false, stopAtFirstError: true });
+  const problem = firstValidationProblem(errors);
+  if (problem) throw new InvalidRequestError(problem.message, problem.param, 'invalid_value');
+  return dto;
+}

@@ -1,0 +1,68 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/common';
+import type { Response } from 'express';
+import type { Logger } from 'pino';
+import { errorTypeForStatus, GatewayError, OpenAIErrorBody } from '../errors/gateway-error';
+
+/** What every error becomes on the wire: a status, OpenAI's error body, and headers. */
+export interface ErrorResponse {
+  status: number;
+  body: OpenAIErrorBody;
+  headers: Record<string, string>;
+}
+
+const codeForStatus = (status: number): string | null =>
+  ({ 404: 'not_found', 405: 'method_not_allowed', 413: 'request_too_large', 415: 'unsupported_media_type' })[status] ?? null;
+
+/** Turns anything thrown into the OpenAI error shape; unknown errors become a 500 with the request id. */
+export function toErrorResponse(exception: unknown, requestId: string | undefined, logger?: Logger): ErrorResponse {
+  if (exception instanceof GatewayError) {
+    return { status: exception.status, body: exception.toBody(), headers: exception.headers };
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const response = exception.getResponse();
+    const raw = typeof response === 'string' ? response : (response as { message?: unknown }).message;
+    const message = Array.isArray(raw) ? raw.join('; ') : String(raw ?? exception.message);
+    return { status, body: { error: { message, type: errorTypeForStatus(status), param: null, code: codeForStatus(status) } }, headers: {} };
+  }
+  // Errors raised by Express middleware (body parser) carry a client status.
+  const status = (exception as { status?: number; statusCode?: number })?.status ?? (exception as { statusCode?: number })?.statusCode;
+  const type = (exception as { type?: string })?.type;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const message =
+      type === 'entity.parse.failed'
+        ? 'The request body is not valid JSON.'
+        : type === 'entity.too.large'
+          ? 'The request body is larger than this server accepts.'
+          : type === 'encoding.unsupported' || type === 'charset.unsupported'
+            ? 'The request body must be UTF-8 encoded JSON.'
+            : String((exception as Error).message ?? 'Bad request');
+    return { status, body: { error: { message, type: 'invalid_request_error', param: null, code: codeForStatus(status) } }, headers: {} };
+  }
+  logger?.error({ err: exception, requestId }, 'unhandled error');
+  return {
+    status: 500,
+    body: { error: { message: `Internal server error (request id ${requestId ?? 'unknown'}).`, type: 'server_error', param: null, code: 'internal_error' } },
+    headers: {},
+  };
+}
+
+export function sendError(res: Response, error: ErrorResponse): void {
+  if (res.headersSent) {
+    if (!res.writableEnded) res.end();
+    return;
+  }
+  res.writeHead(error.status, { ...error.headers, 'content-type': 'application/json' });
+  res.end(JSON.stringify(error.body));
+}
+
+@Catch()
+export class OpenAIExceptionFilter implements ExceptionFilter {
+  constructor(private readonly logger?: Logger) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const res = ctx.getResponse<Response>();
+    sendError(res, toErrorResponse(exception, res.getHeader('x-request-id') as string | undefined, this.logger));
+  }
+}

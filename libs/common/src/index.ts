@@ -1,0 +1,4 @@
+export * from './errors/gateway-error';
+export * from './filters/openai-exception.filter';
+export * from './logging/logger';
+export * from './validation/first-validation-problem';

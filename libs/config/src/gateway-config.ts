@@ -1,0 +1,60 @@
+export type ProviderFamily = 'openai-compatible';
+
+export interface ProviderCredential {
+  /** Sent as `Authorization: Bearer`; absent for keyless self-hosted servers. */
+  apiKey?: string;
+  /** Relative share of requests this credential serves. */
+  weight: number;
+}
+
+export interface ProviderConfig {
+  name: string;
+  family: ProviderFamily;
+  baseUrl: string;
+  credentials: ProviderCredential[];
+  maxRetries: number;
+  acceptsPromptCacheKey: boolean;
+  /** Extra headers sent with every upstream request (e.g. OpenRouter's `HTTP-Referer`). */
+  headers: Record<string, string>;
+}
+
+export interface UpstreamTimeouts {
+  /** TCP/TLS connect deadline. */
+  connectMs: number;
+  /** Deadline for the response headers (the first byte). */
+  firstByteMs: number;
+  /** Longest silence allowed between two body chunks. */
+  idleMs: number;
+}
+
+export interface RetryPolicy {
+  maxRetries: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** A `Retry-After` longer than this is not waited for; the next fallback is tried. */
+  maxRetryAfterMs: number;
+}
+
+/** TokenHub's configuration, parsed and validated once at boot (see `loadConfig`). */
+export interface GatewayConfig {
+  port: number;
+  host: string;
+  /** Postgres server URL; when absent TokenHub runs on embedded Postgres under `dataDir`. */
+  databaseUrl?: string;
+  dataDir: string;
+  migrationsRun: boolean;
+  /** The admin key given by the environment; when absent one is generated at first start. */
+  adminKey?: string;
+  defaultProvider?: string;
+  providers: ProviderConfig[];
+  timeouts: UpstreamTimeouts;
+  retry: RetryPolicy;
+  authCacheTtlMs: number;
+  usageFlushIntervalMs: number;
+  usageBatchSize: number;
+  bodyLimit: string;
+  shutdownGraceMs: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  modelCatalogPath?: string;
+  docsEnabled: boolean;
+}

@@ -1,0 +1,193 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { plainToInstance, Type } from 'class-transformer';
+import { IsBooleanString, IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, validateSync } from 'class-validator';
+import { GatewayConfig, ProviderConfig, ProviderCredential } from './gateway-config';
+import { KNOWN_PROVIDERS } from './provider-families';
+
+/** The environment variables TokenHub reads, validated at boot. */
+class EnvironmentSchema {
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(65535)
+  PORT?: number;
+
+  @IsOptional() @IsString()
+  HOST?: string;
+
+  @IsOptional() @IsUrl({ protocols: ['postgres', 'postgresql'], require_tld: false })
+  DATABASE_URL?: string;
+
+  @IsOptional() @IsString()
+  DATA_DIR?: string;
+
+  @IsOptional() @IsBooleanString()
+  DB_MIGRATIONS_RUN?: string;
+
+  @IsOptional() @IsString() @Matches(/^\S{16,}$/, { message: 'TOKENHUB_ADMIN_KEY must be at least 16 characters without spaces' })
+  TOKENHUB_ADMIN_KEY?: string;
+
+  @IsOptional() @Matches(/^[a-z0-9][a-z0-9_-]*$/, { message: 'TOKENHUB_DEFAULT_PROVIDER must be a provider name' })
+  TOKENHUB_DEFAULT_PROVIDER?: string;
+
+  @IsOptional() @Matches(/^[a-z0-9_,-]*$/i, { message: 'TOKENHUB_CUSTOM_PROVIDERS is a comma-separated list of names' })
+  TOKENHUB_CUSTOM_PROVIDERS?: string;
+
+  @IsOptional() @IsString()
+  TOKENHUB_CONFIG_FILE?: string;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1)
+  UPSTREAM_CONNECT_TIMEOUT_MS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1)
+  UPSTREAM_FIRST_BYTE_TIMEOUT_MS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1)
+  UPSTREAM_IDLE_TIMEOUT_MS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(10)
+  TOKENHUB_MAX_RETRIES?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0)
+  TOKENHUB_RETRY_BASE_MS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0)
+  TOKENHUB_RETRY_MAX_AFTER_MS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0)
+  AUTH_CACHE_TTL_MS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(10)
+  USAGE_FLUSH_INTERVAL_MS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(5000)
+  USAGE_BATCH_SIZE?: number;
+
+  @IsOptional() @Matches(/^\d+(b|kb|mb)$/i, { message: 'BODY_LIMIT looks like 10mb' })
+  BODY_LIMIT?: string;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0)
+  SHUTDOWN_GRACE_MS?: number;
+
+  @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL?: GatewayConfig['logLevel'];
+
+  @IsOptional() @IsString()
+  MODEL_CATALOG_PATH?: string;
+
+  @IsOptional() @IsBooleanString()
+  DOCS_ENABLED?: string;
+}
+
+/** The optional JSON file named by `TOKENHUB_CONFIG_FILE`: several keys per provider, custom providers. */
+interface ConfigFile {
+  defaultProvider?: string;
+  providers?: Record<
+    string,
+    {
+      baseUrl?: string;
+      apiKey?: string;
+      keys?: Array<{ apiKey: string; weight?: number }>;
+      maxRetries?: number;
+      headers?: Record<string, string>;
+    }
+  >;
+}
+
+export class ConfigError extends Error {}
+
+const envName = (provider: string) => provider.toUpperCase().replace(/-/g, '_');
+
+/** `env:NAME` in the config file reads the secret from the environment instead. */
+function secret(value: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  if (value?.startsWith('env:')) return env[value.slice(4)];
+  return value;
+}
+
+function readConfigFile(path: string): ConfigFile {
+  try {
+    return JSON.parse(readFileSync(resolve(path), 'utf8')) as ConfigFile;
+  } catch (err) {
+    throw new ConfigError(`TOKENHUB_CONFIG_FILE ${path} could not be read as JSON: ${(err as Error).message}`);
+  }
+}
+
+function buildProviders(env: NodeJS.ProcessEnv, file: ConfigFile, maxRetries: number): ProviderConfig[] {
+  const custom = (env.TOKENHUB_CUSTOM_PROVIDERS ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const names = new Set([...Object.keys(KNOWN_PROVIDERS), ...custom, ...Object.keys(file.providers ?? {})]);
+  const providers: ProviderConfig[] = [];
+  for (const name of names) {
+    const known = KNOWN_PROVIDERS[name];
+    const fromFile = file.providers?.[name];
+    const envKey = env[`${envName(name)}_API_KEY`];
+    const envBase = env[`${envName(name)}_BASE_URL`];
+    const baseUrl = (envBase ?? fromFile?.baseUrl ?? known?.defaultBaseUrl)?.replace(/\/+$/, '');
+    const credentials: ProviderCredential[] = [];
+    if (envKey) credentials.push({ apiKey: envKey, weight: 1 });
+    const fileKey = secret(fromFile?.apiKey, env);
+    if (fileKey) credentials.push({ apiKey: fileKey, weight: 1 });
+    for (const k of fromFile?.keys ?? []) {
+      const apiKey = secret(k.apiKey, env);
+      if (apiKey) credentials.push({ apiKey, weight: k.weight ?? 1 });
+    }
+    // Enabled by a key, or by an explicit base URL (self-hosted servers such as Ollama and
+    // vLLM run without a key).
+    if (credentials.length === 0 && !envBase && !fromFile?.baseUrl) continue;
+    if (!baseUrl) throw new ConfigError(`provider ${name} has a key but no base URL: set ${envName(name)}_BASE_URL`);
+    if (credentials.length === 0) credentials.push({ weight: 1 });
+    providers.push({
+      name,
+      family: known?.family ?? 'openai-compatible',
+      baseUrl,
+      credentials,
+      maxRetries: fromFile?.maxRetries ?? maxRetries,
+      acceptsPromptCacheKey: !!known?.acceptsPromptCacheKey,
+      headers: fromFile?.headers ?? {},
+    });
+  }
+  return providers;
+}
+
+/** Parses and validates the environment once; throws a `ConfigError` that says what is wrong. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const parsed = plainToInstance(EnvironmentSchema, { ...env }, { enableImplicitConversion: false });
+  const errors = validateSync(parsed, { forbidUnknownValues: false });
+  if (errors.length > 0) {
+    const lines = errors.flatMap((e) => Object.values(e.constraints ?? {}).map((m) => `  - ${m}`));
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const file = parsed.TOKENHUB_CONFIG_FILE ? readConfigFile(parsed.TOKENHUB_CONFIG_FILE) : {};
+  const maxRetries = parsed.TOKENHUB_MAX_RETRIES ?? 1;
+  const providers = buildProviders(env, file, maxRetries);
+  const defaultProvider = parsed.TOKENHUB_DEFAULT_PROVIDER ?? file.defaultProvider;
+  if (defaultProvider && !providers.some((p) => p.name === defaultProvider)) {
+    throw new ConfigError(`TOKENHUB_DEFAULT_PROVIDER ${defaultProvider} is not a configured provider`);
+  }
+  return {
+    port: parsed.PORT ?? 8080,
+    host: parsed.HOST ?? '0.0.0.0',
+    databaseUrl: parsed.DATABASE_URL || undefined,
+    dataDir: resolve(parsed.DATA_DIR ?? './data'),
+    migrationsRun: (parsed.DB_MIGRATIONS_RUN ?? 'true') === 'true',
+    adminKey: parsed.TOKENHUB_ADMIN_KEY,
+    defaultProvider,
+    providers,
+    timeouts: {
+      connectMs: parsed.UPSTREAM_CONNECT_TIMEOUT_MS ?? 5_000,
+      firstByteMs: parsed.UPSTREAM_FIRST_BYTE_TIMEOUT_MS ?? 120_000,
+      idleMs: parsed.UPSTREAM_IDLE_TIMEOUT_MS ?? 60_000,
+    },
+    retry: {
+      maxRetries,
+      baseDelayMs: parsed.TOKENHUB_RETRY_BASE_MS ?? 200,
+      maxDelayMs: 5_000,
+      maxRetryAfterMs: parsed.TOKENHUB_RETRY_MAX_AFTER_MS ?? 10_000,
+    },
+    authCacheTtlMs: parsed.AUTH_CACHE_TTL_MS ?? 30_000,
+    usageFlushIntervalMs: parsed.USAGE_FLUSH_INTERVAL_MS ?? 250,
+    usageBatchSize: parsed.USAGE_BATCH_SIZE ?? 500,
+    bodyLimit: parsed.BODY_LIMIT ?? '10mb',
+    shutdownGraceMs: parsed.SHUTDOWN_GRACE_MS ?? 25_000,
+    logLevel: parsed.LOG_LEVEL ?? 'info',
+    modelCatalogPath: parsed.MODEL_CATALOG_PATH,
+    docsEnabled: (parsed.DOCS_ENABLED ?? 'true') === 'true',
+  };
+}

@@ -1,0 +1,27 @@
+/**
+ * Providers that speak OpenAI's chat completions wire format, with the base URL each
+ * one publishes. A provider is enabled when its API key (or, for self-hosted ones,
+ * its base URL) is configured.
+ */
+export interface KnownProvider {
+  /** The wire format the provider speaks; later families add their own adapters. */
+  family: 'openai-compatible';
+  defaultBaseUrl?: string;
+  /** Forwards OpenAI's `prompt_cache_key` (only OpenAI accepts it today). */
+  acceptsPromptCacheKey?: boolean;
+}
+
+export const KNOWN_PROVIDERS: Readonly<Record<string, KnownProvider>> = {
+  openai: { family: 'openai-compatible', defaultBaseUrl: 'https://api.openai.com/v1', acceptsPromptCacheKey: true },
+  groq: { family: 'openai-compatible', defaultBaseUrl: 'https://api.groq.com/openai/v1' },
+  mistral: { family: 'openai-compatible', defaultBaseUrl: 'https://api.mistral.ai/v1' },
+  deepseek: { family: 'openai-compatible', defaultBaseUrl: 'https://api.deepseek.com/v1' },
+  xai: { family: 'openai-compatible', defaultBaseUrl: 'https://api.x.ai/v1' },
+  openrouter: { family: 'openai-compatible', defaultBaseUrl: 'https://openrouter.ai/api/v1' },
+  together: { family: 'openai-compatible', defaultBaseUrl: 'https://api.together.xyz/v1' },
+  fireworks: { family: 'openai-compatible', defaultBaseUrl: 'https://api.fireworks.ai/inference/v1' },
+  perplexity: { family: 'openai-compatible', defaultBaseUrl: 'https://api.perplexity.ai' },
+  cerebras: { family: 'openai-compatible', defaultBaseUrl: 'https://api.cerebras.ai/v1' },
+  ollama: { family: 'openai-compatible', defaultBaseUrl: 'http://127.0.0.1:11434/v1' },
+  vllm: { family: 'openai-compatible' },
+};

@@ -1,0 +1,44 @@
+/** Token counts as TokenHub accounts them, whatever the provider calls them. */
+export interface TokenUsage {
+  promptTokens: number;
+  completionTokens: number;
+  /** Prompt tokens served from the provider's prompt cache (a subset of promptTokens). */
+  cachedTokens: number;
+  totalTokens: number;
+}
+
+/** One call to a provider: the OpenAI-shaped request body, already addressed to `model`. */
+export interface ChatCall {
+  model: string;
+  body: Record<string, unknown>;
+  signal: AbortSignal;
+}
+
+export interface ChatCompletionResult {
+  /** The OpenAI `chat.completion` JSON, sent to the client as is. */
+  body: Buffer;
+  usage: TokenUsage | null;
+}
+
+export interface ChatStreamEvent {
+  /** The JSON text of one OpenAI `chat.completion.chunk`. */
+  data: string;
+  /** Present on the chunk that reports usage. */
+  usage?: TokenUsage;
+  /** The chunk carries usage and no choices: clients that did not ask for usage do not see it. */
+  usageOnly?: boolean;
+}
+
+/**
+ * A model provider behind TokenHub. Adapters translate to and from the provider's native
+ * API; callers only ever see OpenAI shapes. Failures are thrown as `UpstreamError`.
+ */
+export interface ChatProvider {
+  readonly name: string;
+  complete(call: ChatCall): Promise<ChatCompletionResult>;
+  /**
+   * Starts a streamed completion. Resolves once the provider has accepted the request;
+   * a failure before that rejects, a failure later is thrown by the iterator.
+   */
+  stream(call: ChatCall): Promise<AsyncIterable<ChatStreamEvent>>;
+}

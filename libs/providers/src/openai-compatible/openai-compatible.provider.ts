@@ -1,0 +1,115 @@
+import type { ProviderConfig } from '@tokenhub/config';
+import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent } from '../chat-provider.interface';
+import { toUpstreamError, UpstreamHttpClient, UpstreamResponse } from '../http/upstream-http-client';
+import { readServerSentEvents } from '../sse';
+import { parseRetryAfter, UpstreamError, upstreamHttpError } from '../upstream-error';
+import { fromOpenAIUsage } from './openai-usage';
+
+const USAGE_OBJECT = /"usage"\s*:\s*\{/;
+const FINISHED = /"finish_reason"\s*:\s*"/;
+
+/**
+ * OpenAI and every provider that speaks its chat completions API (Groq, Mistral,
+ * DeepSeek, xAI, OpenRouter, Together, Fireworks, Perplexity, Cerebras, Ollama, vLLM,
+ * custom servers). Bodies pass through untouched; only usage is read on the way back.
+ */
+export class OpenAICompatibleProvider implements ChatProvider {
+  readonly name: string;
+  private readonly url: string;
+  private readonly totalWeight: number;
+
+  constructor(
+    private readonly config: ProviderConfig,
+    private readonly http: UpstreamHttpClient,
+  ) {
+    this.name = config.name;
+    this.url = `${config.baseUrl}/chat/completions`;
+    this.totalWeight = config.credentials.reduce((sum, c) => sum + c.weight, 0);
+  }
+
+  async complete(call: ChatCall): Promise<ChatCompletionResult> {
+    const res = await this.send(call, 'application/json');
+    const body = await readBody(res, call.signal);
+    let parsed: { choices?: unknown; usage?: Parameters<typeof fromOpenAIUsage>[0] };
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      throw new UpstreamError('protocol', 502, `${this.name} answered with malformed JSON`, { code: 'upstream_protocol_error' });
+    }
+    if (!parsed || !Array.isArray(parsed.choices)) {
+      throw new UpstreamError('protocol', 502, `${this.name} answered without choices`, { code: 'upstream_protocol_error' });
+    }
+    return { body, usage: fromOpenAIUsage(parsed.usage) };
+  }
+
+  async stream(call: ChatCall): Promise<AsyncIterable<ChatStreamEvent>> {
+    const res = await this.send(call, 'text/event-stream');
+    return this.events(res, call.signal);
+  }
+
+  private async *events(res: UpstreamResponse, signal: AbortSignal): AsyncGenerator<ChatStreamEvent> {
+    let finished = false;
+    try {
+      for await (const message of readServerSentEvents(res.body)) {
+        const data = message.data;
+        if (data === '[DONE]') return;
+        if (message.event === 'error' || data.startsWith('{"error"')) throw streamedError(this.name, data);
+        if (!finished && FINISHED.test(data)) finished = true;
+        if (!USAGE_OBJECT.test(data)) {
+          yield { data };
+          continue;
+        }
+        const chunk = JSON.parse(data) as { choices?: unknown[]; usage?: Parameters<typeof fromOpenAIUsage>[0] };
+        yield { data, usage: fromOpenAIUsage(chunk.usage) ?? undefined, usageOnly: !chunk.choices?.length };
+      }
+    } catch (err) {
+      throw err instanceof SyntaxError
+        ? new UpstreamError('protocol', 502, `${this.name} sent a malformed stream chunk`, { code: 'upstream_protocol_error' })
+        : toUpstreamError(err, signal);
+    } finally {
+      if (!res.body.destroyed) res.body.destroy();
+    }
+    if (!finished) throw new UpstreamError('protocol', 502, `${this.name} ended the stream early`, { code: 'upstream_stream_truncated' });
+  }
+
+  private async send(call: ChatCall, accept: string): Promise<UpstreamResponse> {
+    const headers: Record<string, string> = { ...this.config.headers, 'content-type': 'application/json', accept };
+    const apiKey = this.pickCredential();
+    if (apiKey) headers.authorization = `Bearer ${apiKey}`;
+    const res = await this.http.post({ url: this.url, headers, body: JSON.stringify(call.body), signal: call.signal });
+    if (res.statusCode >= 200 && res.statusCode < 300) return res;
+    const text = (await readBody(res, call.signal).catch(() => Buffer.alloc(0))).toString('utf8');
+    throw upstreamHttpError(res.statusCode, text, parseRetryAfter(res.headers));
+  }
+
+  /** Weighted choice among the provider's credentials. */
+  private pickCredential(): string | undefined {
+    const credentials = this.config.credentials;
+    if (credentials.length === 1) return credentials[0].apiKey;
+    let point = Math.random() * this.totalWeight;
+    for (const credential of credentials) {
+      point -= credential.weight;
+      if (point < 0) return credential.apiKey;
+    }
+    return credentials[credentials.length - 1].apiKey;
+  }
+}
+
+async function readBody(res: UpstreamResponse, signal: AbortSignal): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of res.body) chunks.push(chunk as Buffer);
+  } catch (err) {
+    throw toUpstreamError(err, signal);
+  }
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+}
+
+function streamedError(provider: string, data: string): UpstreamError {
+  try {
+    const { error } = JSON.parse(data) as { error?: { message?: string; type?: string; code?: string } };
+    return new UpstreamError('protocol', 502, `${provider}: ${error?.message ?? data}`, { type: error?.type, code: error?.code ?? 'upstream_stream_error' });
+  } catch {
+    return new UpstreamError('protocol', 502, `${provider} sent an error mid-stream: ${data.slice(0, 200)}`, { code: 'upstream_stream_error' });
+  }
+}

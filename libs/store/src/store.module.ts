@@ -1,0 +1,40 @@
+import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { buildDataSourceOptions, StoreOptions } from './data-source-options';
+import { SettingRepository } from './repositories/setting.repository';
+import { UsageRecordRepository } from './repositories/usage-record.repository';
+import { VirtualKeyRepository } from './repositories/virtual-key.repository';
+
+const REPOSITORIES = [VirtualKeyRepository, SettingRepository, UsageRecordRepository];
+
+/** Closes the connection last, after every other module has flushed what it holds. */
+@Injectable()
+class DataSourceCloser implements OnApplicationShutdown {
+  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+  async onApplicationShutdown(): Promise<void> {
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+}
+
+@Global()
+@Module({})
+export class StoreModule {
+  static forRoot(options: StoreOptions): DynamicModule {
+    return {
+      module: StoreModule,
+      providers: [
+        {
+          provide: DataSource,
+          useFactory: async () => new DataSource(buildDataSourceOptions(options)).initialize(),
+        },
+        ...REPOSITORIES.map((repository) => ({
+          provide: repository,
+          useFactory: (dataSource: DataSource) => new repository(dataSource),
+          inject: [DataSource],
+        })),
+        DataSourceCloser,
+      ],
+      exports: [DataSource, ...REPOSITORIES],
+    };
+  }
+}
