@@ -1,5 +1,5 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
-import { GATEWAY_CONFIG, GatewayConfig } from '@tokenhub/config';
+import { GATEWAY_CONFIG, type GatewayConfig } from '@tokenhub/config';
 import { ProvidersModule } from '@tokenhub/providers';
 import { StoreModule } from '@tokenhub/store';
 import type { Logger } from 'pino';

@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { AuthenticationError } from '@tokenhub/common';
-import { GATEWAY_CONFIG, GatewayConfig } from '@tokenhub/config';
+import { GATEWAY_CONFIG, type GatewayConfig } from '@tokenhub/config';
 import { SettingRepository, VirtualKeyEntity, VirtualKeyRepository } from '@tokenhub/store';
 import { Principal } from './principal';
 import { hashSecret, newAdminKey, sameHash } from './secrets';

@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { errorTypeForStatus, GatewayError, InvalidRequestError } from '@tokenhub/common';
-import { GATEWAY_CONFIG, GatewayConfig } from '@tokenhub/config';
+import { GATEWAY_CONFIG, type GatewayConfig } from '@tokenhub/config';
 import { ChatCall, ClientCancelledError, ModelCatalog, ProviderRegistry, ResolvedModel, UpstreamError } from '@tokenhub/providers';
 import type { Request, Response } from 'express';
-import { Logger } from 'pino';
+import type { Logger } from 'pino';
 import { AuthService } from '../auth/auth.service';
 import { LOGGER } from '../logging.tokens';
 import { UsageWriter } from '../usage/usage-writer.service';

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { GATEWAY_CONFIG, GatewayConfig } from '@tokenhub/config';
+import { GATEWAY_CONFIG, type GatewayConfig } from '@tokenhub/config';
 import { UsageRecordEntity, UsageRecordRepository } from '@tokenhub/store';
 
 export type UsageRecord = UsageRecordEntity;

@@ -1,0 +1,205 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A fake OpenAI chat completions server, speaking the documented wire format over real
+ * HTTP, that rejects what the real API rejects (missing key, unknown parameters, bad
+ * roles, out-of-range values, `stream_options` without `stream`, a temperature on a
+ * reasoning model). Model names steer failure modes for tests:
+ *
+ *   error-<status>        answers that status with an OpenAI error body (429 adds retry-after)
+ *   context-length        400 `context_length_exceeded`
+ *   slow-stream           20 chunks, `chunkDelayMs` apart (default 100 ms)
+ *   die-mid-stream        two chunks, then the socket is destroyed
+ *   hang                  never answers
+ *   malformed             200 with a body that is not JSON
+ *
+ * Any other model answers at once: "echo: <last user text>" (or a 20-chunk stream).
+ */
+export interface FakeRequest {
+  body: Record<string, unknown>;
+  headers: IncomingMessage['headers'];
+}
+
+const ACCEPTED = new Set([
+  'model', 'messages', 'stream', 'stream_options', 'temperature', 'top_p', 'n', 'stop', 'max_tokens', 'max_completion_tokens',
+  'presence_penalty', 'frequency_penalty', 'logit_bias', 'logprobs', 'top_logprobs', 'user', 'tools', 'tool_choice',
+  'parallel_tool_calls', 'response_format', 'seed', 'service_tier', 'store', 'metadata', 'modalities', 'audio', 'prediction',
+  'reasoning_effort', 'prompt_cache_key', 'safety_identifier', 'verbosity', 'web_search_options', 'functions', 'function_call',
+]);
+const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
+const REASONING = /^(o\d|gpt-5)/;
+
+export class FakeOpenAI {
+  readonly requests: FakeRequest[] = [];
+  /** Streams whose client went away before the stream ended. */
+  readonly abandonedStreams: Array<{ model: string; at: number }> = [];
+  chunkDelayMs = 100;
+  streamChunks = 20;
+  /** Set to fail the next N requests with this status, whatever the model. */
+  failNext: { count: number; status: number } | null = null;
+  private server: Server;
+  private readonly sockets = new Set<import('node:net').Socket>();
+
+  async start(port = 0): Promise<string> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = 60_000;
+    this.server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1`;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  callsFor(model: string): number {
+    return this.requests.filter((r) => r.body.model === model).length;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'POST' || req.url !== '/v1/chat/completions') return error(res, 404, `Unknown path ${req.url}`, 'invalid_request_error', null, 'unknown_url');
+    if (!/^Bearer \S+$/.test(req.headers.authorization ?? '')) {
+      return error(res, 401, 'You didn\'t provide an API key.', 'invalid_request_error', null, 'invalid_api_key');
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      return error(res, 400, 'We could not parse the JSON body of your request.', 'invalid_request_error');
+    }
+    this.requests.push({ body, headers: req.headers });
+    const problem = validate(body);
+    if (problem) return error(res, 400, problem.message, 'invalid_request_error', problem.param, problem.code);
+
+    if (this.failNext && this.failNext.count > 0) {
+      this.failNext.count--;
+      return error(res, this.failNext.status, `Injected failure ${this.failNext.status}`, 'server_error');
+    }
+    const model = body.model as string;
+    const status = /^error-(\d{3})$/.exec(model);
+    if (status) {
+      const code = Number(status[1]);
+      if (code === 429) res.setHeader('retry-after', '0');
+      return error(res, code, `The fake answers ${code} for ${model}`, code === 429 ? 'rate_limit_error' : code >= 500 ? 'server_error' : 'invalid_request_error');
+    }
+    if (model === 'context-length') {
+      return error(res, 400, "This model's maximum context length is 128000 tokens.", 'invalid_request_error', 'messages', 'context_length_exceeded');
+    }
+    if (model === 'hang') return;
+    if (model === 'malformed') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end('{"id": "chatcmpl-broken", "choices": [');
+    }
+    const text = `echo: ${lastUserText(body.messages as Array<{ role: string; content: unknown }>)}`;
+    if (body.stream === true) return this.stream(req, res, body, text);
+    const completion = {
+      id: `chatcmpl-${randomUUID()}`,
+      object: 'chat.completion',
+      created: Math.floor(Date.now() / 1000),
+      model: `${model}-2024-08-06`,
+      choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+      usage: usage(body, text),
+      system_fingerprint: 'fp_fake',
+    };
+    const json = JSON.stringify(completion);
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
+    res.end(json);
+  }
+
+  private async stream(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>, text: string): Promise<void> {
+    const model = body.model as string;
+    const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+    const id = `chatcmpl-${randomUUID()}`;
+    const created = Math.floor(Date.now() / 1000);
+    const chunk = (delta: object, finish: string | null) =>
+      JSON.stringify({
+        id, object: 'chat.completion.chunk', created, model: `${model}-2024-08-06`, system_fingerprint: 'fp_fake',
+        choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+        ...(includeUsage ? { usage: null } : {}),
+      });
+    let finished = false;
+    res.on('close', () => {
+      if (!finished) this.abandonedStreams.push({ model, at: Date.now() });
+    });
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    const delay = model === 'slow-stream' ? this.chunkDelayMs : 0;
+    const pieces = splitInto(text, this.streamChunks);
+    res.write(`data: ${chunk({ role: 'assistant', content: '' }, null)}\n\n`);
+    for (let i = 0; i < pieces.length; i++) {
+      if (delay) await sleep(delay);
+      if (res.destroyed) return;
+      if (model === 'die-mid-stream' && i === 2) {
+        req.socket.destroy();
+        return;
+      }
+      res.write(`data: ${chunk({ content: pieces[i] }, null)}\n\n`);
+    }
+    res.write(`data: ${chunk({}, 'stop')}\n\n`);
+    if (includeUsage) {
+      res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: `${model}-2024-08-06`, choices: [], usage: usage(body, text) })}\n\n`);
+    }
+    finished = true;
+    res.end('data: [DONE]\n\n');
+  }
+}
+
+function validate(body: Record<string, unknown>): { message: string; param: string | null; code?: string } | null {
+  for (const key of Object.keys(body)) {
+    if (!ACCEPTED.has(key)) return { message: `Unrecognized request argument supplied: ${key}`, param: null, code: 'unknown_parameter' };
+  }
+  if (typeof body.model !== 'string') return { message: "you must provide a model parameter", param: 'model' };
+  if (!Array.isArray(body.messages) || body.messages.length === 0) return { message: "'messages' must contain at least one message", param: 'messages' };
+  for (const [i, m] of (body.messages as Array<Record<string, unknown>>).entries()) {
+    if (!ROLES.has(m?.role as string)) return { message: `Invalid value for 'messages[${i}].role'`, param: `messages[${i}].role`, code: 'invalid_value' };
+  }
+  if (body.temperature !== undefined) {
+    if (typeof body.temperature !== 'number' || body.temperature < 0 || body.temperature > 2) {
+      return { message: `Invalid 'temperature': decimal above maximum value or below minimum.`, param: 'temperature', code: 'decimal_above_max_value' };
+    }
+    if (REASONING.test(body.model) && body.temperature !== 1) {
+      return { message: `Unsupported value: 'temperature' does not support ${body.temperature} with this model. Only the default (1) value is supported.`, param: 'temperature', code: 'unsupported_value' };
+    }
+  }
+  if (body.stream_options !== undefined && body.stream !== true) {
+    return { message: "The 'stream_options' parameter is only allowed when 'stream' is enabled.", param: 'stream_options', code: 'invalid_value' };
+  }
+  return null;
+}
+
+function error(res: ServerResponse, status: number, message: string, type: string, param: string | null = null, code: string | null = null): void {
+  const json = JSON.stringify({ error: { message, type, param, code } });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
+  res.end(json);
+}
+
+function lastUserText(messages: Array<{ role: string; content: unknown }>): string {
+  const last = [...messages].reverse().find((m) => m.role === 'user');
+  if (!last) return '';
+  if (typeof last.content === 'string') return last.content;
+  return (last.content as Array<{ type: string; text?: string }>).filter((p) => p.type === 'text').map((p) => p.text).join(' ');
+}
+
+/** Rough token counts (4 characters a token), deterministic so tests can check them. */
+function usage(body: Record<string, unknown>, text: string) {
+  const prompt = Math.max(1, Math.ceil(JSON.stringify(body.messages).length / 4));
+  const completion = Math.max(1, Math.ceil(text.length / 4));
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: 0 } };
+}
+
+function splitInto(text: string, n: number): string[] {
+  const size = Math.max(1, Math.ceil(text.length / n));
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
+  while (out.length < n) out.push('');
+  return out;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
