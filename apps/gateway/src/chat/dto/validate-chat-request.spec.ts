@@ -1,0 +1,52 @@
+import { validateChatRequest } from './validate-chat-request';
+
+const ok = { model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }] };
+
+async function problem(body: unknown) {
+  try {
+    await validateChatRequest(body);
+  } catch (err) {
+    return (err as { toBody(): { error: { param: string | null; message: string } }; status: number }).toBody().error;
+  }
+  return null;
+}
+
+describe('validateChatRequest', () => {
+  it('accepts the contract example and undeclared OpenAI fields', async () => {
+    await expect(validateChatRequest({ ...ok, temperature: 0.7, max_tokens: 100, tools: [{ type: 'function' }], seed: 1, n: 2 })).resolves.toBeDefined();
+  });
+
+  it.each([
+    [{ ...ok, temperature: 3 }, 'temperature'],
+    [{ ...ok, presence_penalty: -2.5 }, 'presence_penalty'],
+    [{ ...ok, max_tokens: 1.5 }, 'max_tokens'],
+    [{ model: 'openai/gpt-4o' }, 'messages'],
+    [{ ...ok, messages: [] }, 'messages'],
+    [{ ...ok, messages: [{ role: 'wizard', content: 'x' }] }, 'messages[0].role'],
+    [{ ...ok, messages: [{ role: 'user', content: 'a' }, { role: 'user', content: 42 }] }, 'messages[1].content'],
+    [{ ...ok, messages: [{ role: 'tool', content: 'result' }] }, 'messages[0].tool_call_id'],
+    [{ ...ok, fallbacks: ['groq/llama', 'nonsense'] }, 'fallbacks'],
+    [{ ...ok, stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'],
+    [{ ...ok, stream: 'yes' }, 'stream'],
+    [{ ...ok, metadata: 'x' }, 'metadata'],
+  ])('rejects %j on %s', async (body, param) => {
+    expect((await problem(body))?.param).toBe(param);
+  });
+
+  it('takes content parts and assistant tool-call turns without content', async () => {
+    await expect(
+      validateChatRequest({
+        ...ok,
+        messages: [
+          { role: 'user', content: [{ type: 'text', text: 'what is this?' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AA' } }] },
+          { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+          { role: 'tool', tool_call_id: 'c1', content: '42' },
+        ],
+      }),
+    ).resolves.toBeDefined();
+  });
+
+  it('rejects a body that is not an object', async () => {
+    expect((await problem([1, 2]))?.message).toMatch(/JSON object/);
+  });
+});
