@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AddressInfo, createServer as createNetServer } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { createLogger } from '@tokenhub/common';
 import { loadConfig } from '@tokenhub/config';
@@ -118,4 +119,72 @@ export async function postChat(gateway: Gateway, key: string, body: unknown, hea
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
+}
+
+/** One server-sent event as a client read it, with its arrival time (ms after `readSse` started). */
+export interface SseEvent {
+  event: string | null;
+  data: string;
+  at: number;
+}
+
+/**
+ * Reads an SSE response body to its end as the bytes arrive, so tests can see both what
+ * was sent and when. Stops early when `until` returns true for an event.
+ */
+export async function readSse(res: Response, until?: (event: SseEvent, all: SseEvent[]) => boolean): Promise<{ events: SseEvent[]; raw: string }> {
+  const started = performance.now();
+  const events: SseEvent[] = [];
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let raw = '';
+  let buffer = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    const text = decoder.decode(value, { stream: true });
+    raw += text;
+    buffer += text;
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let event: string | null = null;
+      const data: string[] = [];
+      for (const line of block.split('\n')) {
+        if (line.startsWith('event:')) event = line.slice(6).trim();
+        else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+      }
+      if (data.length === 0 && event === null) continue;
+      const parsed = { event, data: data.join('\n'), at: performance.now() - started };
+      events.push(parsed);
+      if (until?.(parsed, events)) {
+        await reader.cancel().catch(() => undefined);
+        return { events, raw };
+      }
+    }
+  }
+  return { events, raw };
+}
+
+/** Asserts an OpenAI-shaped error body: exactly `{error:{message,type,param,code}}`. */
+export function expectOpenAIError(body: unknown): { message: string; type: string; param: string | null; code: string | null } {
+  expect(body).toEqual({ error: expect.any(Object) });
+  const error = (body as { error: Record<string, unknown> }).error;
+  expect(Object.keys(error).sort()).toEqual(['code', 'message', 'param', 'type']);
+  expect(typeof error.message).toBe('string');
+  expect((error.message as string).length).toBeGreaterThan(0);
+  expect(typeof error.type).toBe('string');
+  expect(error.param === null || typeof error.param === 'string').toBe(true);
+  expect(error.code === null || typeof error.code === 'string').toBe(true);
+  return error as ReturnType<typeof expectOpenAIError>;
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on (bound, then released), for connection-refused tests. */
+export async function closedPort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }

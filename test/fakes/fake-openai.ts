@@ -12,7 +12,8 @@ import type { AddressInfo } from 'node:net';
  *   context-length        400 `context_length_exceeded`
  *   slow-stream           20 chunks, `chunkDelayMs` apart (default 100 ms)
  *   die-mid-stream        two chunks, then the socket is destroyed
- *   hang                  never answers
+ *   hang                  never answers (a client going away shows in `abandonedRequests`)
+ *   slow-complete         answers like any other model, after `completionDelayMs` (default 500 ms)
  *   malformed             200 with a body that is not JSON
  *
  * Any other model answers at once: "echo: <last user text>" (or a 20-chunk stream).
@@ -35,7 +36,11 @@ export class FakeOpenAI {
   readonly requests: FakeRequest[] = [];
   /** Streams whose client went away before the stream ended. */
   readonly abandonedStreams: Array<{ model: string; at: number }> = [];
+  /** Any request (streamed or not, `hang` included) whose connection closed before its answer was complete. */
+  readonly abandonedRequests: Array<{ model: string; at: number }> = [];
   chunkDelayMs = 100;
+  /** How long `slow-complete` waits before answering. */
+  completionDelayMs = 500;
   streamChunks = 20;
   /** Set to fail the next N requests with this status, whatever the model. */
   failNext: { count: number; status: number } | null = null;
@@ -76,6 +81,9 @@ export class FakeOpenAI {
       return error(res, 400, 'We could not parse the JSON body of your request.', 'invalid_request_error');
     }
     this.requests.push({ body, headers: req.headers });
+    res.on('close', () => {
+      if (!res.writableFinished) this.abandonedRequests.push({ model: String(body.model), at: Date.now() });
+    });
     const problem = validate(body);
     if (problem) return error(res, 400, problem.message, 'invalid_request_error', problem.param, problem.code);
 
@@ -94,6 +102,7 @@ export class FakeOpenAI {
       return error(res, 400, "This model's maximum context length is 128000 tokens.", 'invalid_request_error', 'messages', 'context_length_exceeded');
     }
     if (model === 'hang') return;
+    if (model === 'slow-complete') await sleep(this.completionDelayMs);
     if (model === 'malformed') {
       res.writeHead(200, { 'content-type': 'application/json' });
       return void res.end('{"id": "chatcmpl-broken", "choices": [');
@@ -137,6 +146,9 @@ export class FakeOpenAI {
       if (delay) await sleep(delay);
       if (res.destroyed) return;
       if (model === 'die-mid-stream' && i === 2) {
+        // Let the chunks already written leave first: the response stays corked until the
+        // next tick, and destroying the socket at once would drop them with it.
+        await sleep(20);
         req.socket.destroy();
         return;
       }

@@ -61,7 +61,7 @@ function setupSwagger(app: INestApplication): void {
           'Every error is OpenAI-shaped: `{"error":{"message","type","param","code"}}`.',
       )
       .setVersion('0.1.0')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'A virtual key (sk-bf-…) or the admin key' })
+      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'API key', description: 'A virtual key (sk-bf-…) or the admin key' })
       .addServer('/')
       .build(),
   );

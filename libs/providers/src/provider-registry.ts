@@ -45,7 +45,7 @@ export class ProviderRegistry {
   resolve(requested: string, param = 'model'): ResolvedModel {
     const slash = requested.indexOf('/');
     if (slash > 0) {
-      const prefix = requested.slice(0, slash);
+      const prefix = requested.slice(0, slash).toLowerCase();
       const found = this.providers.get(prefix);
       if (found) return this.resolved(prefix, requested.slice(slash + 1), found);
       if (prefix in KNOWN_PROVIDERS) {

@@ -3,6 +3,8 @@ import type { TokenUsage } from '@tokenhub/providers';
 import type { AttemptRecord, UsageRecordEntity } from '@tokenhub/store';
 import type { Response } from 'express';
 import { Principal } from '../auth/principal';
+import { METADATA_MAX_CHARS } from './dto/chat-completion-request.dto';
+import { isSmallJsonObject } from './dto/message-content.validator';
 
 const CHAT_ENDPOINT = '/v1/chat/completions';
 
@@ -42,7 +44,8 @@ export class ChatExchange {
     if (!body || typeof body !== 'object' || Array.isArray(body)) return;
     const b = body as Record<string, unknown>;
     if (typeof b.user === 'string') this.user = b.user.slice(0, 512);
-    if (b.metadata && typeof b.metadata === 'object' && !Array.isArray(b.metadata)) this.metadata = b.metadata as Record<string, unknown>;
+    // Kept even when the request is refused, within the size the endpoint accepts.
+    if (isSmallJsonObject(b.metadata, METADATA_MAX_CHARS)) this.metadata = b.metadata;
     if (typeof b.model === 'string') this.requestedModel = b.model.slice(0, 300);
     this.stream = b.stream === true;
   }

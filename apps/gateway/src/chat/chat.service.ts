@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { errorTypeForStatus, GatewayError, InvalidRequestError } from '@tokenhub/common';
 import { GATEWAY_CONFIG, type GatewayConfig } from '@tokenhub/config';
 import { ChatCall, ClientCancelledError, ModelCatalog, ProviderRegistry, ResolvedModel, UpstreamError } from '@tokenhub/providers';
@@ -14,6 +14,7 @@ import { SseWriter } from './sse-writer';
 
 /** Fields TokenHub consumes itself and never forwards. */
 const GATEWAY_FIELDS = ['fallbacks', 'metadata'];
+const NULL_USAGE = /,\s*"usage"\s*:\s*null/;
 
 /**
  * The chat completions path: authenticate, validate, resolve the model and its
@@ -21,7 +22,11 @@ const GATEWAY_FIELDS = ['fallbacks', 'metadata'];
  * request, whatever happens.
  */
 @Injectable()
-export class ChatService {
+export class ChatService implements OnModuleDestroy {
+  /** Requests being handled; closing the app waits for them, so that each one's usage is recorded. */
+  private readonly inFlight = new Set<AbortController>();
+  private whenIdle?: () => void;
+
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     @Inject(LOGGER) private readonly logger: Logger,
@@ -34,12 +39,13 @@ export class ChatService {
   async handle(req: Request, res: Response): Promise<void> {
     const exchange = new ChatExchange(res.locals.requestId as string, res);
     const abort = new AbortController();
+    this.inFlight.add(abort);
     res.once('close', () => {
       if (!res.writableFinished) abort.abort();
     });
     try {
-      exchange.principal = await this.auth.authenticate(req.headers.authorization);
       exchange.captureAudit(req.body);
+      exchange.principal = await this.auth.authenticate(req.headers.authorization);
       if (!req.is('application/json')) {
         throw new InvalidRequestError('Content-Type must be application/json.', null, 'unsupported_media_type', 415);
       }
@@ -52,12 +58,15 @@ export class ChatService {
       else exchange.fail(err, this.logger);
     } finally {
       this.usage.record(exchange.toRecord());
+      this.settle(abort);
     }
   }
 
   /** Answers a request whose body could not be read (bad JSON, too large), and records it. */
   async reject(req: Request, res: Response, err: unknown): Promise<void> {
     const exchange = new ChatExchange(res.locals.requestId as string, res);
+    const tracked = new AbortController();
+    this.inFlight.add(tracked);
     try {
       exchange.principal = await this.auth.authenticate(req.headers.authorization);
       exchange.fail(err, this.logger);
@@ -65,7 +74,25 @@ export class ChatService {
       exchange.fail(authError, this.logger);
     } finally {
       this.usage.record(exchange.toRecord());
+      this.settle(tracked);
     }
+  }
+
+  /**
+   * The app is closing (after the shutdown grace period, or a test's `app.close()`): cancels
+   * what still runs and waits until each request has handed its record to the usage writer,
+   * whose last flush comes after this (`beforeApplicationShutdown`).
+   */
+  async onModuleDestroy(): Promise<void> {
+    if (this.inFlight.size === 0) return;
+    const idle = new Promise<void>((resolve) => (this.whenIdle = resolve));
+    for (const abort of this.inFlight) abort.abort();
+    await idle;
+  }
+
+  private settle(abort: AbortController): void {
+    this.inFlight.delete(abort);
+    if (this.inFlight.size === 0) this.whenIdle?.();
   }
 
   /** Tries each target in order; retries a target while its failure is retryable. */
@@ -122,7 +149,10 @@ export class ChatService {
       while (!next.done) {
         const event = next.value;
         if (event.usage) this.account(ex, target, event.usage);
-        if (!event.usageOnly || wantsUsage) await sse.data(event.data);
+        // Usage was asked for on the caller's behalf: its chunk, and the `"usage":null` OpenAI
+        // then adds to every chunk, are not shown to a caller that did not ask.
+        if (wantsUsage) await sse.data(event.data);
+        else if (!event.usageOnly) await sse.data(event.data.replace(NULL_USAGE, ''));
         next = await iterator.next();
       }
       sse.done();
@@ -141,7 +171,10 @@ export class ChatService {
     const out: Record<string, unknown> = { ...body, model: target.model };
     for (const field of GATEWAY_FIELDS) delete out[field];
     if (!target.acceptsPromptCacheKey) delete out.prompt_cache_key;
-    if (out.temperature === undefined && target.entry?.temperature !== false) out.temperature = DEFAULT_TEMPERATURE;
+    if (out.temperature === undefined || out.temperature === null) {
+      if (target.entry?.temperature === false) delete out.temperature;
+      else out.temperature = DEFAULT_TEMPERATURE;
+    }
     // Always ask for usage so streams are accounted; the extra chunk is hidden from callers that did not ask.
     if (stream) out.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
     return out;

@@ -1,8 +1,9 @@
-import { Body, Controller, Get, HttpCode, Param, ParseBoolPipe, ParseUUIDPipe, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminGuard } from '../auth/admin.guard';
 import { ApiErrorResponses } from '../common/api-error-responses';
 import { CreateVirtualKeyDto } from './dto/create-virtual-key.dto';
+import { ListVirtualKeysQuery } from './dto/list-virtual-keys.query';
 import { CreatedVirtualKeyView, VirtualKeyView } from './dto/virtual-key.view';
 import { VirtualKeysService } from './virtual-keys.service';
 
@@ -23,11 +24,10 @@ export class VirtualKeysController {
 
   @Get()
   @ApiOperation({ summary: 'List virtual keys (never their secrets)' })
-  @ApiQuery({ name: 'include_revoked', required: false, type: Boolean })
   @ApiOkResponse({ type: [VirtualKeyView] })
-  @ApiErrorResponses(401, 403)
-  async list(@Query('include_revoked', new ParseBoolPipe({ optional: true })) includeRevoked?: boolean) {
-    return { object: 'list', data: await this.keys.list(includeRevoked ?? false) };
+  @ApiErrorResponses(400, 401, 403)
+  async list(@Query() query: ListVirtualKeysQuery) {
+    return { object: 'list', data: await this.keys.list(query.include_revoked === 'true') };
   }
 
   @Get(':id')

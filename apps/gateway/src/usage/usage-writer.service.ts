@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { GATEWAY_CONFIG, type GatewayConfig } from '@tokenhub/config';
 import { UsageRecordEntity, UsageRecordRepository } from '@tokenhub/store';
 
@@ -10,7 +10,7 @@ export type UsageRecord = UsageRecordEntity;
  * keeps its records for the next flush; shutdown flushes whatever is left.
  */
 @Injectable()
-export class UsageWriter implements OnModuleInit, OnModuleDestroy {
+export class UsageWriter implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger(UsageWriter.name);
   private buffer: UsageRecord[] = [];
   private timer?: NodeJS.Timeout;
@@ -28,7 +28,8 @@ export class UsageWriter implements OnModuleInit, OnModuleDestroy {
     this.timer.unref();
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /** After every module's `onModuleDestroy` (the chat service's waits for in-flight requests), before the database closes. */
+  async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
     await this.flush();
     // One more pass for records that arrived while the last flush ran.

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InvalidRequestError } from '@tokenhub/common';
 import { UsageRecordEntity, UsageRecordRepository } from '@tokenhub/store';
+import { isUUID } from 'class-validator';
 import { UsageQueryDto } from './dto/usage-query.dto';
 
 /** A usage record as the admin API shows it. */
@@ -40,7 +41,7 @@ const encodeCursor = (r: UsageRecordEntity) => Buffer.from(`${r.createdAt.toISOS
 function decodeCursor(cursor: string): { createdAt: Date; requestId: string } {
   const [at, requestId] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   const createdAt = new Date(at);
-  if (!requestId || Number.isNaN(createdAt.getTime())) throw new InvalidRequestError('The cursor is not one this API returned.', 'cursor');
+  if (!requestId || !isUUID(requestId) || Number.isNaN(createdAt.getTime())) throw new InvalidRequestError('The cursor is not one this API returned.', 'cursor');
   return { createdAt, requestId };
 }
 

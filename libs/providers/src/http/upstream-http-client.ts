@@ -58,6 +58,6 @@ export function toUpstreamError(err: unknown, signal?: AbortSignal): Error {
   if (err instanceof errors.ConnectTimeoutError) return new UpstreamError('timeout', 504, 'connect timeout', { code: 'upstream_timeout' });
   if (err instanceof errors.HeadersTimeoutError) return new UpstreamError('timeout', 504, 'no response before the first-byte deadline', { code: 'upstream_timeout' });
   if (err instanceof errors.BodyTimeoutError) return new UpstreamError('timeout', 504, 'upstream went silent mid-response', { code: 'upstream_timeout' });
-  const detail = code ? `${code}: ${(err as Error).message}` : String((err as Error)?.message ?? err);
-  return new UpstreamError('network', 502, `connection failed (${detail})`, { code: 'upstream_connection_error' });
+  // The socket error's code, not its message: the message names internal addresses.
+  return new UpstreamError('network', 502, `connection failed (${code ?? 'network error'})`, { code: 'upstream_connection_error' });
 }

@@ -19,10 +19,11 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { ChatMessageDto } from './chat-message.dto';
-import { IsStop } from './message-content.validator';
+import { IsSmallJsonObject, IsStop } from './message-content.validator';
 
 /** The contract's default temperature, sent when the caller gives none (unless the model rejects one). */
 export const DEFAULT_TEMPERATURE = 0.7;
+export const METADATA_MAX_CHARS = 16_384;
 export const PROVIDER_MODEL = /^[a-z0-9][a-z0-9_-]*\/\S+$/i;
 
 /**
@@ -94,12 +95,12 @@ export class ChatCompletionRequestDto {
   logprobs?: boolean;
 
   @ApiPropertyOptional({
-    description: 'Your own metadata, stored with the usage record and searchable in the audit log. Not sent to the provider.',
+    description: 'Your own metadata (a JSON object up to 16 KiB), stored with the usage record and searchable in the audit log. Not sent to the provider.',
     type: 'object',
     additionalProperties: true,
     example: { team: 'search', feature: 'autocomplete' },
   })
-  @IsOptional() @IsObject()
+  @IsOptional() @IsSmallJsonObject(METADATA_MAX_CHARS)
   metadata?: Record<string, unknown>;
 
   @ApiPropertyOptional({ description: 'Output modalities.', type: [String], enum: ['text', 'audio'], default: ['text'] })

@@ -30,3 +30,21 @@ export function IsStop(max: number, options?: ValidationOptions) {
       },
     });
 }
+
+/** A plain JSON object whose serialised size stays within `maxChars`. */
+export function IsSmallJsonObject(maxChars: number, options?: ValidationOptions) {
+  return (object: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isSmallJsonObject',
+      target: object.constructor,
+      propertyName,
+      options: { message: `${propertyName} must be a JSON object of at most ${maxChars} characters`, ...options },
+      validator: {
+        validate: (value: unknown) => isSmallJsonObject(value, maxChars),
+      },
+    });
+}
+
+export function isSmallJsonObject(value: unknown, maxChars: number): value is Record<string, unknown> {
+  return !!value && typeof value === 'object' && !Array.isArray(value) && JSON.stringify(value).length <= maxChars;
+}

@@ -12,7 +12,9 @@ export async function validateChatRequest(body: unknown): Promise<ChatCompletion
     throw new InvalidRequestError('The request body must be a JSON object.');
   }
   const dto = plainToInstance(ChatCompletionRequestDto, body, { enableImplicitConversion: false });
-  const errors = await validate(dto, { forbidUnknownValues: false, stopAtFirstError: true });
+  // Not `stopAtFirstError`: it would stop at the decorator class-validator runs first (the last
+  // written, e.g. ArrayMaxSize), so a missing `messages` would be "no more than 10000 elements".
+  const errors = await validate(dto, { forbidUnknownValues: false });
   const problem = firstValidationProblem(errors);
   if (problem) throw new InvalidRequestError(problem.message, problem.param, 'invalid_value');
   return dto;
