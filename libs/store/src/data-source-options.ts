@@ -2,11 +2,30 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { DataSourceOptions } from 'typeorm';
 import { PGliteDriver } from 'typeorm-pglite';
+import { AdminAuditEntity } from './entities/admin-audit.entity';
+import { BudgetEntity, BudgetWindowEntity } from './entities/budget.entity';
+import { CustomerEntity } from './entities/customer.entity';
+import { LimitCounterEntity } from './entities/limit-counter.entity';
+import { ProviderCredentialEntity } from './entities/provider-credential.entity';
 import { SettingEntity } from './entities/setting.entity';
+import { TeamEntity } from './entities/team.entity';
 import { UsageRecordEntity } from './entities/usage-record.entity';
+import { UsageRollupEntity } from './entities/usage-rollup.entity';
 import { VirtualKeyEntity } from './entities/virtual-key.entity';
 
-export const ENTITIES = [VirtualKeyEntity, SettingEntity, UsageRecordEntity];
+export const ENTITIES = [
+  VirtualKeyEntity,
+  SettingEntity,
+  UsageRecordEntity,
+  CustomerEntity,
+  TeamEntity,
+  BudgetEntity,
+  BudgetWindowEntity,
+  LimitCounterEntity,
+  ProviderCredentialEntity,
+  AdminAuditEntity,
+  UsageRollupEntity,
+];
 
 /** Compiled or not, the migrations folder sits at the top of the tree, three levels up. */
 const MIGRATIONS_GLOB = join(__dirname, '..', '..', '..', 'migrations', '*.{ts,js}');

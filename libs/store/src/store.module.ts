@@ -2,10 +2,11 @@ import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdow
 import { DataSource } from 'typeorm';
 import { buildDataSourceOptions, StoreOptions } from './data-source-options';
 import { SettingRepository } from './repositories/setting.repository';
+import { TeamRepository } from './repositories/team.repository';
 import { UsageRecordRepository } from './repositories/usage-record.repository';
 import { VirtualKeyRepository } from './repositories/virtual-key.repository';
 
-const REPOSITORIES = [VirtualKeyRepository, SettingRepository, UsageRecordRepository];
+const REPOSITORIES = [VirtualKeyRepository, SettingRepository, UsageRecordRepository, TeamRepository];
 
 /** Closes the connection last, after every other module has flushed what it holds. */
 @Injectable()

@@ -1,14 +1,21 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { AuthenticationError } from '@tokenhub/common';
+import { AuthenticationError, PermissionDeniedError } from '@tokenhub/common';
 import { GATEWAY_CONFIG, type GatewayConfig } from '@tokenhub/config';
-import { SettingRepository, VirtualKeyEntity, VirtualKeyRepository } from '@tokenhub/store';
-import { Principal } from './principal';
+import { CustomerEntity, SettingRepository, TeamEntity, TeamRepository, VirtualKeyEntity, VirtualKeyRepository } from '@tokenhub/store';
+import { PolicyScope, Principal } from './principal';
 import { hashSecret, newAdminKey, sameHash } from './secrets';
 
 const ADMIN_KEY_SETTING = 'admin_key_sha256';
 
+/** A key with the team and customer whose policies apply to it. */
+interface KeyPath {
+  key: VirtualKeyEntity;
+  team: TeamEntity | null;
+  customer: CustomerEntity | null;
+}
+
 interface CachedKey {
-  key: VirtualKeyEntity | null;
+  path: KeyPath | null;
   expiresAt: number;
 }
 
@@ -29,6 +36,7 @@ export class AuthService implements OnModuleInit {
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     private readonly keys: VirtualKeyRepository,
     private readonly settings: SettingRepository,
+    private readonly teams: TeamRepository,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -57,25 +65,39 @@ export class AuthService implements OnModuleInit {
     const token = bearerToken(authorization);
     const hash = hashSecret(token);
     if (sameHash(hash, this.adminKeyHash)) return { kind: 'admin', id: 'admin' };
-    const key = await this.findKey(hash);
-    if (!key) throw new AuthenticationError('Invalid API key: no such key.', 'invalid_api_key');
+    const path = await this.findKey(hash);
+    if (!path) throw new AuthenticationError('Invalid API key: no such key.', 'invalid_api_key');
+    const { key, team, customer } = path;
     if (key.revokedAt) throw new AuthenticationError('This API key has been revoked.', 'revoked_api_key');
-    return { kind: 'virtual_key', id: `key:${key.id}`, keyId: key.id, name: key.name };
+    if (!key.active) throw new PermissionDeniedError('This API key is inactive.', 'key_inactive');
+    if (key.expiresAt && key.expiresAt.getTime() <= Date.now()) throw new PermissionDeniedError('This API key has expired.', 'key_expired');
+    const scopes: PolicyScope[] = [{ scope: 'key', id: key.id, limits: key.limits }];
+    if (team) scopes.push({ scope: 'team', id: team.id, limits: team.limits });
+    if (customer) scopes.push({ scope: 'customer', id: customer.id, limits: customer.limits });
+    return { kind: 'virtual_key', id: `key:${key.id}`, keyId: key.id, name: key.name, teamId: team?.id ?? null, customerId: customer?.id ?? null, scopes };
   }
 
-  /** Called on revoke and create so this process sees the change at once. */
+  /** Called when a key changes so this process sees the change at once. */
   forget(keyHash: string): void {
     this.cache.delete(keyHash);
   }
 
-  private async findKey(hash: string): Promise<VirtualKeyEntity | null> {
+  /** Called when a team or customer changes: every cached key may be under it. */
+  forgetAll(): void {
+    this.cache.clear();
+  }
+
+  private async findKey(hash: string): Promise<KeyPath | null> {
     const now = Date.now();
     const cached = this.cache.get(hash);
-    if (cached && cached.expiresAt > now) return cached.key;
+    if (cached && cached.expiresAt > now) return cached.path;
     const key = await this.keys.findByHash(hash);
+    const team = key?.teamId ? await this.teams.findTeam(key.teamId) : null;
+    const customer = team?.customerId ? await this.teams.findCustomer(team.customerId) : null;
+    const path = key ? { key, team, customer } : null;
     if (this.cache.size >= AuthService.MAX_CACHED) this.cache.clear();
-    this.cache.set(hash, { key, expiresAt: now + (key ? this.config.authCacheTtlMs : Math.min(AuthService.NEGATIVE_TTL_MS, this.config.authCacheTtlMs)) });
-    return key;
+    this.cache.set(hash, { path, expiresAt: now + (key ? this.config.authCacheTtlMs : Math.min(AuthService.NEGATIVE_TTL_MS, this.config.authCacheTtlMs)) });
+    return path;
   }
 }
 

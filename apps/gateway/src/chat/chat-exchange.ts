@@ -76,6 +76,8 @@ export class ChatExchange {
       finishedAt: new Date(),
       endpoint: CHAT_ENDPOINT,
       keyId: this.principal?.kind === 'virtual_key' ? this.principal.keyId : null,
+      teamId: this.principal && this.principal.kind !== 'admin' ? this.principal.teamId : null,
+      customerId: this.principal && this.principal.kind !== 'admin' ? this.principal.customerId : null,
       principal: this.principal?.id ?? 'anonymous',
       user: this.user,
       metadata: this.metadata,

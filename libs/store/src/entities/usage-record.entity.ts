@@ -23,6 +23,8 @@ const numeric = { to: (v: number | null) => v, from: (v: string | null) => (v ==
 @Index('ix_usage_records_key_created_at', ['keyId', 'createdAt'])
 @Index('ix_usage_records_user_created_at', ['user', 'createdAt'])
 @Index('ix_usage_records_model_created_at', ['servedModel', 'createdAt'])
+@Index('ix_usage_records_team_created_at', ['teamId', 'createdAt'])
+@Index('ix_usage_records_status_created_at', ['statusCode', 'createdAt'])
 export class UsageRecordEntity {
   @PrimaryColumn({ name: 'request_id', type: 'uuid' })
   requestId: string;
@@ -40,7 +42,13 @@ export class UsageRecordEntity {
   @Column({ name: 'key_id', type: 'uuid', nullable: true })
   keyId: string | null;
 
-  /** Who called: `key:<id>`, `admin`, or `anonymous`. */
+  @Column({ name: 'team_id', type: 'uuid', nullable: true })
+  teamId: string | null;
+
+  @Column({ name: 'customer_id', type: 'uuid', nullable: true })
+  customerId: string | null;
+
+  /** Who called: `key:<id>`, `admin`, a platform-token subject `jwt:<sub>`, or `anonymous`. */
   @Column({ type: 'varchar', length: 200 })
   principal: string;
 
