@@ -3,6 +3,7 @@ import { GATEWAY_CONFIG, type GatewayConfig } from '@tokenhub/config';
 import { ProvidersModule } from '@tokenhub/providers';
 import { StoreModule } from '@tokenhub/store';
 import type { Logger } from 'pino';
+import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { ChatModule } from './chat/chat.module';
 import { HealthModule } from './health/health.module';
@@ -33,6 +34,7 @@ export class AppModule {
         StoreModule.forRoot(config),
         ProvidersModule.forRoot(config),
         AuthModule,
+        AuditModule,
         UsageModule,
         KeysModule,
         ChatModule,

@@ -57,4 +57,24 @@ export interface GatewayConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   modelCatalogPath?: string;
   docsEnabled: boolean;
+  /** With it, limit and budget counters live in Redis; without it, in Postgres. */
+  redisUrl?: string;
+  /** 32 bytes; encrypts provider credentials stored through the admin API (AES-256-GCM). */
+  encryptionKey?: Buffer;
+  /** Platform auth tokens (JWT), when configured. */
+  jwt?: JwtConfig;
+  /** Raw usage records older than this are pruned (rollups are kept). */
+  usageRetentionDays: number;
+}
+
+export interface JwtConfig {
+  /** HS256 shared secret. */
+  secret?: string;
+  /** RS256/ES256 keys. */
+  jwksUrl?: string;
+  issuer?: string;
+  audience?: string;
+  /** The claim naming the subject's team (a team id). */
+  teamClaim: string;
+  clockSkewS: number;
 }

@@ -76,6 +76,33 @@ class EnvironmentSchema {
 
   @IsOptional() @IsBooleanString()
   DOCS_ENABLED?: string;
+
+  @IsOptional() @IsUrl({ protocols: ['redis', 'rediss'], require_tld: false })
+  REDIS_URL?: string;
+
+  @IsOptional() @Matches(/^([0-9a-f]{64}|[A-Za-z0-9+/]{43}=)$/i, { message: 'TOKENHUB_ENCRYPTION_KEY must be 32 bytes: 64 hex characters or 44 base64 characters' })
+  TOKENHUB_ENCRYPTION_KEY?: string;
+
+  @IsOptional() @IsString() @Matches(/^.{32,}$/, { message: 'TOKENHUB_JWT_SECRET must be at least 32 characters' })
+  TOKENHUB_JWT_SECRET?: string;
+
+  @IsOptional() @IsUrl({ require_tld: false })
+  TOKENHUB_JWT_JWKS_URL?: string;
+
+  @IsOptional() @IsString()
+  TOKENHUB_JWT_ISSUER?: string;
+
+  @IsOptional() @IsString()
+  TOKENHUB_JWT_AUDIENCE?: string;
+
+  @IsOptional() @IsString()
+  TOKENHUB_JWT_TEAM_CLAIM?: string;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(600)
+  TOKENHUB_JWT_CLOCK_SKEW_S?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1)
+  USAGE_RETENTION_DAYS?: number;
 }
 
 /** The optional JSON file named by `TOKENHUB_CONFIG_FILE`: several keys per provider, custom providers. */
@@ -94,6 +121,8 @@ interface ConfigFile {
 }
 
 export class ConfigError extends Error {}
+
+const parseKey = (value: string) => Buffer.from(value, value.length === 64 ? 'hex' : 'base64');
 
 const envName = (provider: string) => provider.toUpperCase().replace(/-/g, '_');
 
@@ -190,5 +219,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     logLevel: parsed.LOG_LEVEL ?? 'info',
     modelCatalogPath: parsed.MODEL_CATALOG_PATH,
     docsEnabled: (parsed.DOCS_ENABLED ?? 'true') === 'true',
+    redisUrl: parsed.REDIS_URL,
+    encryptionKey: parsed.TOKENHUB_ENCRYPTION_KEY ? parseKey(parsed.TOKENHUB_ENCRYPTION_KEY) : undefined,
+    jwt:
+      parsed.TOKENHUB_JWT_SECRET || parsed.TOKENHUB_JWT_JWKS_URL
+        ? {
+            secret: parsed.TOKENHUB_JWT_SECRET,
+            jwksUrl: parsed.TOKENHUB_JWT_JWKS_URL,
+            issuer: parsed.TOKENHUB_JWT_ISSUER,
+            audience: parsed.TOKENHUB_JWT_AUDIENCE,
+            teamClaim: parsed.TOKENHUB_JWT_TEAM_CLAIM ?? 'team_id',
+            clockSkewS: parsed.TOKENHUB_JWT_CLOCK_SKEW_S ?? 60,
+          }
+        : undefined,
+    usageRetentionDays: parsed.USAGE_RETENTION_DAYS ?? 90,
   };
 }

@@ -10,6 +10,7 @@ export * from './entities/team.entity';
 export * from './entities/usage-rollup.entity';
 export * from './entities/usage-record.entity';
 export * from './entities/virtual-key.entity';
+export * from './repositories/admin-audit.repository';
 export * from './repositories/setting.repository';
 export * from './repositories/team.repository';
 export * from './repositories/usage-record.repository';

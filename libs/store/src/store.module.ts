@@ -1,12 +1,13 @@
 import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { buildDataSourceOptions, StoreOptions } from './data-source-options';
+import { AdminAuditRepository } from './repositories/admin-audit.repository';
 import { SettingRepository } from './repositories/setting.repository';
 import { TeamRepository } from './repositories/team.repository';
 import { UsageRecordRepository } from './repositories/usage-record.repository';
 import { VirtualKeyRepository } from './repositories/virtual-key.repository';
 
-const REPOSITORIES = [VirtualKeyRepository, SettingRepository, UsageRecordRepository, TeamRepository];
+const REPOSITORIES = [VirtualKeyRepository, SettingRepository, UsageRecordRepository, TeamRepository, AdminAuditRepository];
 
 /** Closes the connection last, after every other module has flushed what it holds. */
 @Injectable()

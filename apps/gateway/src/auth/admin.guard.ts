@@ -1,6 +1,6 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { PermissionDeniedError } from '@tokenhub/common';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { AuthService } from './auth.service';
 
 /** Admin API routes take the admin key only: no or unknown key is a 401, a virtual key a 403. */
@@ -9,8 +9,17 @@ export class AdminGuard implements CanActivate {
   constructor(private readonly auth: AuthService) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const principal = await this.auth.authenticate(context.switchToHttp().getRequest<Request>().headers.authorization);
+    const http = context.switchToHttp();
+    const principal = await this.auth.authenticate(http.getRequest<Request>().headers.authorization);
     if (principal.kind !== 'admin') throw new PermissionDeniedError('This endpoint needs the admin key.', 'admin_key_required');
+    // For the audit log: who made the change (see `adminActor`).
+    http.getResponse<Response>().locals.principal = principal;
     return true;
   }
+}
+
+/** The actor and request id of an admin request, for the audit log. */
+export function adminActor(res: Response): { actor: string; requestId: string | null } {
+  const principal = res.locals.principal as { id: string } | undefined;
+  return { actor: principal?.id ?? 'admin', requestId: (res.locals.requestId as string | undefined) ?? null };
 }
