@@ -1,0 +1,713 @@
+/**
+ * TokenHub overhead benchmark: the same chat completions load sent straight to a fake
+ * OpenAI upstream, then through TokenHub (virtual key auth and usage logging on), at
+ * several concurrencies, JSON and streaming. See bench/README.md.
+ *
+ *   npm run bench                      (builds the gateway, then runs this)
+ *   BENCH_DURATION=10 npm run bench    (seconds measured per step, default 5)
+ *   BENCH_DATABASE_URL=postgres://… npm run bench   (Postgres server instead of embedded PGlite)
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import autocannon from 'autocannon';
+
+const ROOT = resolve(__dirname, '..');
+const GATEWAY_MAIN = join(ROOT, 'dist/apps/gateway/src/main.js');
+const RESULTS_DIR = join(__dirname, 'results');
+const ADMIN_KEY = 'sk-th-admin-bench-0123456789abcdef';
+const CHAT_PATH = '/v1/chat/completions';
+const MESSAGES = [{ role: 'user', content: 'Hello' }];
+
+const DURATION_S = positiveNumber('BENCH_DURATION', 5);
+const WARMUP_S = positiveNumber('BENCH_WARMUP', 1.5);
+const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,16,64').split(',').map((c) => {
+  const n = Number(c.trim());
+  if (!Number.isInteger(n) || n < 1) fail(`BENCH_CONCURRENCY must be a comma-separated list of positive integers, got "${process.env.BENCH_CONCURRENCY}"`);
+  return n;
+});
+const DATABASE_URL = process.env.BENCH_DATABASE_URL || undefined;
+const MODES = ['json', 'stream'] as const;
+/** CPU used by processes other than ours (in % of one core) above which a row is flagged as disturbed. */
+const DISTURBED_PCT = 40;
+type Mode = (typeof MODES)[number];
+type Target = 'direct' | 'tokenhub';
+
+/** CPU seconds of our children and of the machine, sampled around each measured step. */
+interface CpuSample {
+  at: number;
+  gateway: number;
+  fake: number;
+  self: number;
+  machineBusy: number;
+  machineTotal: number;
+}
+
+interface StepResult {
+  mode: Mode;
+  concurrency: number;
+  target: Target;
+  durationS: number;
+  completed: number;
+  /** Responses received during the warm-up before this step. */
+  warmupCompleted: number;
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  /** 2xx answers that were not a whole completion or stream. */
+  incompleteBodies: number;
+  statusCodes: Record<string, number>;
+  errorSamples: string[];
+  /** Percent of one core used during the measured window. */
+  cpu: { gateway: number; fake: number; loadgen: number; machine: number; others: number };
+  /** Gateway CPU milliseconds per completed request (TokenHub steps). */
+  gatewayCpuMsPerReq: number;
+}
+
+const children: Array<{ name: string; proc: ChildProcess }> = [];
+let tempDir: string | undefined;
+let cleaningUp: Promise<void> | null = null;
+/** The gateway's output, shown when the run fails. */
+let gatewayOutput: OutputLog | undefined;
+
+function fail(message: string): never {
+  throw new Error(message);
+}
+
+function positiveNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) fail(`${name} must be a positive number of seconds, got "${raw}"`);
+  return n;
+}
+
+const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} did not finish within ${Math.round(ms / 1000)} s`)), ms);
+    }),
+  ]);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Keeps a child's output: the whole of it in memory (bounded), for the report. */
+class OutputLog {
+  private chunks: string[] = [];
+  private size = 0;
+  private static readonly MAX = 1_000_000;
+  truncated = false;
+
+  attach(stream: NodeJS.ReadableStream | null): void {
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => {
+      if (this.size + chunk.length > OutputLog.MAX) {
+        this.truncated = true;
+        return;
+      }
+      this.chunks.push(chunk);
+      this.size += chunk.length;
+    });
+  }
+
+  get text(): string {
+    return this.chunks.join('');
+  }
+}
+
+function startChild(name: string, args: string[], env: NodeJS.ProcessEnv, stdin: 'pipe' | 'ignore' = 'ignore'): ChildProcess {
+  const proc = spawn(process.execPath, args, { cwd: ROOT, env, stdio: [stdin, 'pipe', 'pipe'] });
+  children.push({ name, proc });
+  return proc;
+}
+
+function exited(proc: ChildProcess): boolean {
+  return proc.exitCode !== null || proc.signalCode !== null;
+}
+
+async function stopChild(name: string, proc: ChildProcess, graceMs: number): Promise<void> {
+  if (exited(proc)) return;
+  const done = new Promise<void>((r) => proc.once('exit', () => r()));
+  proc.kill('SIGTERM');
+  const timer = setTimeout(() => {
+    if (!exited(proc)) {
+      log(`${name} did not exit within ${graceMs} ms of SIGTERM: sending SIGKILL`);
+      proc.kill('SIGKILL');
+    }
+  }, graceMs);
+  await done;
+  clearTimeout(timer);
+}
+
+async function startFake(): Promise<{ proc: ChildProcess; url: string; output: OutputLog }> {
+  const proc = startChild('fake upstream', ['--import', 'tsx', join(__dirname, 'fake-upstream.ts'), '0'], { ...baseEnv() }, 'pipe');
+  const output = new OutputLog();
+  output.attach(proc.stderr);
+  const url = await withTimeout(
+    new Promise<string>((resolveUrl, reject) => {
+      let buffer = '';
+      proc.stdout?.setEncoding('utf8');
+      proc.stdout?.on('data', (chunk: string) => {
+        buffer += chunk;
+        const match = /FAKE_URL=(\S+)/.exec(buffer);
+        if (match) resolveUrl(match[1]);
+      });
+      proc.once('exit', (code) => reject(new Error(`the fake upstream exited (code ${code}) before listening:\n${output.text}`)));
+    }),
+    30_000,
+    'starting the fake upstream',
+  );
+  return { proc, url, output };
+}
+
+function baseEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const name of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ']) if (process.env[name] !== undefined) env[name] = process.env[name];
+  return env;
+}
+
+async function startGateway(fakeUrl: string, dataDir: string): Promise<{ proc: ChildProcess; url: string; output: OutputLog }> {
+  if (!existsSync(GATEWAY_MAIN)) fail(`${GATEWAY_MAIN} is missing: build first (npx nest build gateway), or use npm run bench`);
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    ...baseEnv(),
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    TOKENHUB_ADMIN_KEY: ADMIN_KEY,
+    OPENAI_API_KEY: 'sk-bench',
+    OPENAI_BASE_URL: fakeUrl,
+    DATA_DIR: dataDir,
+    ...(DATABASE_URL ? { DATABASE_URL } : {}),
+  };
+  const proc = startChild('gateway', [GATEWAY_MAIN], env);
+  const output = new OutputLog();
+  output.attach(proc.stdout);
+  output.attach(proc.stderr);
+  gatewayOutput = output;
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (exited(proc)) fail(`the gateway exited (code ${proc.exitCode}, signal ${proc.signalCode}) before it was ready:\n${output.text}`);
+    try {
+      const res = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(2_000) });
+      if (res.status === 200) return { proc, url, output };
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) fail(`the gateway was not ready within 90 s:\n${output.text}`);
+    await sleep(200);
+  }
+}
+
+async function createVirtualKey(gatewayUrl: string): Promise<{ id: string; key: string }> {
+  const res = await fetch(`${gatewayUrl}/admin/virtual-keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: `bench-${new Date().toISOString()}` }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  if (res.status !== 201) fail(`creating the virtual key answered ${res.status}: ${text}`);
+  return JSON.parse(text) as { id: string; key: string };
+}
+
+interface TargetSpec {
+  url: string;
+  headers: Record<string, string>;
+  body: (mode: Mode) => string;
+}
+
+function targets(fakeUrl: string, gatewayUrl: string, virtualKey: string): Record<Target, TargetSpec> {
+  const fakeOrigin = new URL(fakeUrl).origin;
+  return {
+    direct: {
+      url: `${fakeOrigin}${CHAT_PATH}`,
+      headers: { authorization: 'Bearer sk-bench', 'content-type': 'application/json' },
+      body: (mode) => JSON.stringify({ model: 'gpt-4o', messages: MESSAGES, ...(mode === 'stream' ? { stream: true } : {}) }),
+    },
+    tokenhub: {
+      url: `${gatewayUrl}${CHAT_PATH}`,
+      headers: { authorization: `Bearer ${virtualKey}`, 'content-type': 'application/json' },
+      body: (mode) => JSON.stringify({ model: 'openai/gpt-4o', messages: MESSAGES, ...(mode === 'stream' ? { stream: true } : {}) }),
+    },
+  };
+}
+
+/** A whole, successful answer: a completion, or a stream that ends with [DONE] and no error event. */
+function bodyIsComplete(mode: Mode, body: string): boolean {
+  if (mode === 'stream') return body.endsWith('data: [DONE]\n\n') && !body.includes('event: error') && body.includes('chat.completion.chunk');
+  return body.includes('"chat.completion"') && body.includes('"choices"');
+}
+
+/** One request of each kind before the load starts, so a misconfiguration fails with a clear message. */
+async function preflight(specs: Record<Target, TargetSpec>): Promise<void> {
+  for (const target of ['direct', 'tokenhub'] as const) {
+    for (const mode of MODES) {
+      const spec = specs[target];
+      const res = await fetch(spec.url, { method: 'POST', headers: spec.headers, body: spec.body(mode), signal: AbortSignal.timeout(10_000) });
+      const body = await res.text();
+      if (res.status !== 200 || !bodyIsComplete(mode, body)) fail(`preflight ${target} ${mode} answered ${res.status}: ${body.slice(0, 1_000)}`);
+    }
+  }
+}
+
+function readProcCpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after "pid (comm) state".
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+function readMachineCpu(): { busy: number; total: number } {
+  const [, ...values] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+  const n = values.map(Number);
+  const total = n.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = n[3] + n[4];
+  return { busy: (total - idle) / 100, total: total / 100 };
+}
+
+function sampleCpu(gatewayPid?: number, fakePid?: number): CpuSample {
+  const self = process.cpuUsage();
+  const machine = readMachineCpu();
+  return {
+    at: performance.now(),
+    gateway: readProcCpuSeconds(gatewayPid),
+    fake: readProcCpuSeconds(fakePid),
+    self: (self.user + self.system) / 1e6,
+    machineBusy: machine.busy,
+    machineTotal: machine.total,
+  };
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index];
+}
+
+interface LoadOutcome {
+  result: autocannon.Result;
+  latencies: Float64Array;
+  errorSamples: string[];
+  incomplete: number;
+}
+
+/** One autocannon run; latencies are kept at full (sub-millisecond) precision. */
+function load(spec: TargetSpec, mode: Mode, connections: number, durationS: number): Promise<LoadOutcome> {
+  const latencies: number[] = [];
+  const errorSamples: string[] = [];
+  /** 2xx answers that are not a whole completion or stream (non-2xx are counted apart). */
+  let incomplete = 0;
+  const sample = (text: string) => {
+    if (errorSamples.length < 5) errorSamples.push(text);
+  };
+  return new Promise<LoadOutcome>((resolveRun, reject) => {
+    let guard: NodeJS.Timeout | undefined;
+    const instance = autocannon(
+      {
+        url: spec.url,
+        connections,
+        duration: durationS,
+        timeout: 10,
+        sampleInt: 100,
+        requests: [
+          {
+            method: 'POST',
+            path: CHAT_PATH,
+            headers: spec.headers,
+            body: spec.body(mode),
+            onResponse: (status, body) => {
+              if (status < 200 || status >= 300) sample(`HTTP ${status}: ${body.slice(0, 500)}`);
+              else if (!bodyIsComplete(mode, body)) {
+                incomplete++;
+                sample(`HTTP ${status} with an incomplete body: …${body.slice(-300)}`);
+              }
+            },
+          },
+        ],
+      },
+      (err, result) => {
+        clearTimeout(guard);
+        if (err) reject(err);
+        else resolveRun({ result, latencies: Float64Array.from(latencies).sort(), errorSamples, incomplete });
+      },
+    );
+    instance.on('response', (_client, _status, _bytes, ms) => {
+      latencies.push(ms);
+    });
+    instance.on('reqError', (error) => sample(`request error: ${error.message}`));
+    guard = setTimeout(() => {
+      instance.stop();
+      reject(new Error(`autocannon did not finish a ${durationS} s run within ${durationS + 30} s`));
+    }, (durationS + 30) * 1000);
+  });
+}
+
+async function measure(
+  specs: Record<Target, TargetSpec>,
+  target: Target,
+  mode: Mode,
+  concurrency: number,
+  pids: { gateway?: number; fake?: number },
+): Promise<StepResult> {
+  const spec = specs[target];
+  const warmup = await load(spec, mode, concurrency, WARMUP_S);
+  await sleep(200);
+  const before = sampleCpu(pids.gateway, pids.fake);
+  const { result, latencies, errorSamples, incomplete } = await load(spec, mode, concurrency, DURATION_S);
+  const after = sampleCpu(pids.gateway, pids.fake);
+  const wall = (after.at - before.at) / 1000;
+  const completed = latencies.length;
+  const durationS = result.duration;
+  const pct = (seconds: number) => (wall > 0 ? (100 * seconds) / wall : 0);
+  const statusCodes: Record<string, number> = {};
+  for (const [code, { count }] of Object.entries(result.statusCodeStats)) statusCodes[code] = count;
+  const step: StepResult = {
+    mode,
+    concurrency,
+    target,
+    durationS,
+    completed,
+    warmupCompleted: warmup.latencies.length,
+    rps: completed / durationS,
+    p50: percentile(latencies, 50),
+    p90: percentile(latencies, 90),
+    p99: percentile(latencies, 99),
+    max: latencies.length ? latencies[latencies.length - 1] : NaN,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    incompleteBodies: incomplete,
+    statusCodes,
+    errorSamples,
+    cpu: {
+      gateway: pct(after.gateway - before.gateway),
+      fake: pct(after.fake - before.fake),
+      loadgen: pct(after.self - before.self),
+      // Machine busy time is counted over all cores: in percent of one core too.
+      machine: pct(after.machineBusy - before.machineBusy),
+      others: 0,
+    },
+    gatewayCpuMsPerReq: completed > 0 ? ((after.gateway - before.gateway) * 1000) / completed : NaN,
+  };
+  step.cpu.others = Math.max(0, step.cpu.machine - step.cpu.gateway - step.cpu.fake - step.cpu.loadgen);
+  const bad = step.non2xx + step.errors + step.incompleteBodies;
+  log(
+    `${mode.padEnd(6)} c=${String(concurrency).padEnd(3)} ${target.padEnd(8)} ${step.rps.toFixed(0).padStart(6)} req/s  ` +
+      `p50 ${step.p50.toFixed(2)} ms  p99 ${step.p99.toFixed(2)} ms${bad ? `  !! non-2xx ${step.non2xx}, errors ${step.errors}, bad bodies ${step.incompleteBodies}` : ''}`,
+  );
+  await sleep(300);
+  return step;
+}
+
+function readVm(pid: number | undefined, field: 'VmHWM' | 'VmRSS'): number | null {
+  if (!pid) return null;
+  try {
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+interface PgClient {
+  connect(): Promise<void>;
+  query(sql: string, params?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }>;
+  end(): Promise<void>;
+}
+
+/** Usage records the gateway wrote for the bench key, by status; read after it has shut down (and flushed). */
+async function usageRecordCounts(keyId: string, dataDir: string): Promise<Record<string, number>> {
+  const sql = 'SELECT status_code, count(*)::int AS n FROM usage_records WHERE key_id = $1 GROUP BY status_code ORDER BY status_code';
+  let rows: Array<Record<string, unknown>>;
+  if (DATABASE_URL) {
+    const { Client } = createRequire(__filename)('pg') as { Client: new (config: { connectionString: string }) => PgClient };
+    const client = new Client({ connectionString: DATABASE_URL });
+    await client.connect();
+    try {
+      rows = (await client.query(sql, [keyId])).rows;
+    } finally {
+      await client.end();
+    }
+  } else {
+    const { PGlite } = await import('@electric-sql/pglite');
+    const db = await PGlite.create(join(dataDir, 'pg'));
+    try {
+      rows = (await db.query<Record<string, unknown>>(sql, [keyId])).rows;
+    } finally {
+      await db.close();
+    }
+  }
+  const counts: Record<string, number> = {};
+  for (const row of rows) counts[String(row.status_code)] = Number(row.n);
+  return counts;
+}
+
+const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+interface Report {
+  startedAt: Date;
+  loadAtStart: number;
+  steps: StepResult[];
+  store: string;
+  peakRssMb: number | null;
+  rssAtEndMb: number | null;
+  fakePeakRssMb: number | null;
+  usage: Record<string, number> | null;
+  usageError: string | null;
+  tokenhubResponses: number;
+  gatewayOutput: string;
+  gatewayOutputTruncated: boolean;
+  wallS: number;
+}
+
+function render(r: Report): string {
+  const lines: string[] = [];
+  const cpu = cpus();
+  lines.push(`# TokenHub benchmark`);
+  lines.push('');
+  lines.push(
+    `${r.startedAt.toISOString()} · ${cpu.length} × ${cpu[0]?.model ?? 'CPU'} · Node ${process.version} · store: ${r.store} · ` +
+      `${DURATION_S} s measured per step after ${WARMUP_S} s warm-up · loopback only · load average at start ${r.loadAtStart.toFixed(2)}`,
+  );
+  lines.push('');
+  lines.push('Latencies in ms, measured by the load generator (autocannon) to the last byte of the response.');
+  lines.push('');
+  lines.push('| mode | concurrency | direct req/s | TokenHub req/s | ratio | direct p50 | direct p99 | TokenHub p50 | TokenHub p99 | added p50 ms | non-2xx / errors |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const pairs: Array<[StepResult, StepResult]> = [];
+  for (const mode of MODES) {
+    for (const c of CONCURRENCY) {
+      const d = r.steps.find((s) => s.mode === mode && s.concurrency === c && s.target === 'direct');
+      const t = r.steps.find((s) => s.mode === mode && s.concurrency === c && s.target === 'tokenhub');
+      if (d && t) pairs.push([d, t]);
+    }
+  }
+  const disturbed = (s: StepResult) => s.cpu.others > DISTURBED_PCT;
+  for (const [d, t] of pairs) {
+    const failures = d.non2xx + d.errors + d.incompleteBodies + t.non2xx + t.errors + t.incompleteBodies;
+    lines.push(
+      `| ${d.mode} | ${d.concurrency}${disturbed(d) || disturbed(t) ? ' \\*' : ''} | ${fmt(d.rps, 0)} | ${fmt(t.rps, 0)} | ${fmt(t.rps / d.rps)} | ${fmt(d.p50)} | ${fmt(d.p99)} | ` +
+        `${fmt(t.p50)} | ${fmt(t.p99)} | ${fmt(t.p50 - d.p50)} | ${failures === 0 ? '0' : `**${failures}**`} |`,
+    );
+  }
+  if (pairs.some(([d, t]) => disturbed(d) || disturbed(t))) {
+    lines.push('');
+    lines.push(
+      `\\* Other processes${DATABASE_URL ? ' (the Postgres server included)' : ''} used more than ${DISTURBED_PCT} % of a core during the direct or the TokenHub step of this row: its figures are disturbed.`,
+    );
+  }
+  lines.push('');
+  lines.push('CPU during the TokenHub steps, in % of one core (the machine has ' + cpu.length + ' cores, so ' + cpu.length * 100 + ' % is all of it):');
+  lines.push('');
+  lines.push(`| mode | concurrency | gateway | fake upstream | load generator | other processes${DATABASE_URL ? ' (Postgres included)' : ''} | whole machine | gateway CPU ms / request |`);
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const [, t] of pairs) {
+    lines.push(
+      `| ${t.mode} | ${t.concurrency} | ${fmt(t.cpu.gateway, 0)} | ${fmt(t.cpu.fake, 0)} | ${fmt(t.cpu.loadgen, 0)} | ${fmt(t.cpu.others, 0)} | ${fmt(t.cpu.machine, 0)} | ${fmt(t.gatewayCpuMsPerReq, 3)} |`,
+    );
+  }
+  lines.push('');
+  const failing = r.steps.filter((s) => s.non2xx + s.errors + s.incompleteBodies + s.timeouts > 0);
+  const totals = r.steps.reduce(
+    (acc, s) => ({ non2xx: acc.non2xx + s.non2xx, errors: acc.errors + s.errors, timeouts: acc.timeouts + s.timeouts, incompleteBodies: acc.incompleteBodies + s.incompleteBodies }),
+    { non2xx: 0, errors: 0, timeouts: 0, incompleteBodies: 0 },
+  );
+  lines.push(
+    `Failures over all ${r.steps.length} measured steps: non-2xx ${totals.non2xx}, connection errors ${totals.errors} (of which timeouts ${totals.timeouts}), ` +
+      `incomplete bodies ${totals.incompleteBodies}.`,
+  );
+  for (const s of failing) {
+    lines.push('');
+    lines.push(`**WARNING** ${s.mode} c=${s.concurrency} ${s.target}: status codes ${JSON.stringify(s.statusCodes)}, errors ${s.errors}, timeouts ${s.timeouts}, incomplete bodies ${s.incompleteBodies}`);
+    for (const e of s.errorSamples) lines.push(`    ${e.replace(/\n/g, '\\n')}`);
+  }
+  lines.push('');
+  lines.push(`Gateway peak RSS (VmHWM): ${r.peakRssMb === null ? 'n/a' : `${r.peakRssMb.toFixed(0)} MB`}; RSS at the end: ${r.rssAtEndMb === null ? 'n/a' : `${r.rssAtEndMb.toFixed(0)} MB`}. Fake upstream peak RSS: ${r.fakePeakRssMb === null ? 'n/a' : `${r.fakePeakRssMb.toFixed(0)} MB`}.`);
+  lines.push('');
+  if (r.usage) {
+    const total = Object.values(r.usage).reduce((a, b) => a + b, 0);
+    lines.push(
+      `Usage records written for the bench key: ${total} (by status: ${Object.entries(r.usage).map(([k, v]) => `${k}: ${v}`).join(', ') || 'none'}); ` +
+        `TokenHub responses received by the load generator, warm-ups and preflight included: ${r.tokenhubResponses}. ` +
+        `Requests still in flight when a step ends are cut off by the load generator, and recorded as 499.`,
+    );
+    if (total < r.tokenhubResponses) {
+      lines.push('');
+      lines.push(`**WARNING** fewer usage records (${total}) than TokenHub responses (${r.tokenhubResponses}): records were lost.`);
+    }
+  } else {
+    lines.push(`Usage records could not be counted: ${r.usageError}`);
+  }
+  lines.push('');
+  const out = r.gatewayOutput.trim();
+  lines.push(out ? `Gateway output at LOG_LEVEL=warn (${out.split('\n').length} lines, first 20):` : 'Gateway output at LOG_LEVEL=warn: none.');
+  if (out) {
+    lines.push('');
+    lines.push('```');
+    lines.push(...out.split('\n').slice(0, 20));
+    if (r.gatewayOutputTruncated) lines.push('… (truncated)');
+    lines.push('```');
+  }
+  lines.push('');
+  lines.push(`Total wall time: ${r.wallS.toFixed(0)} s.`);
+  return lines.join('\n') + '\n';
+}
+
+async function cleanup(): Promise<void> {
+  if (cleaningUp) return cleaningUp;
+  cleaningUp = (async () => {
+    // The gateway first: it may still be talking to the fake.
+    for (const { name, proc } of [...children].reverse()) await stopChild(name, proc, name === 'gateway' ? 30_000 : 5_000);
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+  })();
+  return cleaningUp;
+}
+
+async function main(): Promise<number> {
+  const startedAt = new Date();
+  const loadAtStart = loadavg()[0];
+  const t0 = performance.now();
+  tempDir = mkdtempSync(join(tmpdir(), 'tokenhub-bench-'));
+  const store = DATABASE_URL ? `Postgres server (${redact(DATABASE_URL)})` : 'embedded PGlite (temp DATA_DIR)';
+  log(`store: ${store}; ${DURATION_S} s per step after ${WARMUP_S} s warm-up; concurrency ${CONCURRENCY.join(', ')}`);
+
+  const fake = await startFake();
+  log(`fake upstream at ${fake.url} (pid ${fake.proc.pid})`);
+  const gateway = await startGateway(fake.url, tempDir);
+  log(`gateway at ${gateway.url} (pid ${gateway.proc.pid})`);
+  const key = await createVirtualKey(gateway.url);
+  const specs = targets(fake.url, gateway.url, key.key);
+  await preflight(specs);
+
+  const steps: StepResult[] = [];
+  let tokenhubResponses = 2; // the preflight
+  const pids = { gateway: gateway.proc.pid, fake: fake.proc.pid };
+  for (const mode of MODES) {
+    for (const concurrency of CONCURRENCY) {
+      for (const target of ['direct', 'tokenhub'] as const) {
+        if (exited(gateway.proc)) fail(`the gateway died during the run (code ${gateway.proc.exitCode}, signal ${gateway.proc.signalCode}):\n${gateway.output.text}`);
+        if (exited(fake.proc)) fail(`the fake upstream died during the run:\n${fake.output.text}`);
+        const step = await measure(specs, target, mode, concurrency, pids);
+        steps.push(step);
+      }
+    }
+  }
+
+  const peakRssMb = readVm(gateway.proc.pid, 'VmHWM');
+  const rssAtEndMb = readVm(gateway.proc.pid, 'VmRSS');
+  const fakePeakRssMb = readVm(fake.proc.pid, 'VmHWM');
+  for (const s of steps) if (s.target === 'tokenhub') tokenhubResponses += s.completed + s.warmupCompleted;
+
+  log('stopping the gateway (SIGTERM) and the fake upstream');
+  await stopChild('gateway', gateway.proc, 30_000);
+  let usage: Record<string, number> | null = null;
+  let usageError: string | null = null;
+  try {
+    usage = await withTimeout(usageRecordCounts(key.id, tempDir), 60_000, 'counting usage records');
+  } catch (err) {
+    usageError = (err as Error).message;
+  }
+  await stopChild('fake upstream', fake.proc, 5_000);
+
+  const report = render({
+    startedAt,
+    loadAtStart,
+    steps,
+    store,
+    peakRssMb,
+    rssAtEndMb,
+    fakePeakRssMb,
+    usage,
+    usageError,
+    tokenhubResponses,
+    gatewayOutput: gateway.output.text,
+    gatewayOutputTruncated: gateway.output.truncated,
+    wallS: (performance.now() - t0) / 1000,
+  });
+  process.stdout.write(`\n${report}`);
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(join(RESULTS_DIR, 'latest.md'), report);
+  writeFileSync(join(RESULTS_DIR, 'latest.json'), JSON.stringify({ startedAt, store, durationS: DURATION_S, warmupS: WARMUP_S, steps, peakRssMb, usage }, null, 2));
+  writeFileSync(join(RESULTS_DIR, 'latest-gateway.log'), gateway.output.text);
+  log(`written to ${join(RESULTS_DIR, 'latest.md')}`);
+
+  const failures = steps.reduce((n, s) => n + s.non2xx + s.errors + s.incompleteBodies, 0);
+  if (failures > 0) {
+    log(`WARNING: ${failures} failed requests (non-2xx, connection errors or incomplete bodies); see the report above`);
+    return 1;
+  }
+  return 0;
+}
+
+// Never hang: a generous deadline for the whole run, whatever happens.
+const steps = MODES.length * CONCURRENCY.length * 2;
+const deadlineMs = (steps * (WARMUP_S + DURATION_S + 10) + 240) * 1000;
+const watchdog = setTimeout(() => {
+  log(`the run exceeded its ${Math.round(deadlineMs / 1000)} s deadline: killing the children and giving up`);
+  for (const { proc } of children) if (!exited(proc)) proc.kill('SIGKILL');
+  if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+  process.exit(2);
+}, deadlineMs);
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+main()
+  .then(async (code) => {
+    await cleanup();
+    clearTimeout(watchdog);
+    process.exit(code);
+  })
+  .catch(async (err: unknown) => {
+    log(`FAILED: ${(err as Error)?.stack ?? String(err)}`);
+    await withTimeout(cleanup(), 40_000, 'cleanup').catch((e: unknown) => log(String(e)));
+    const output = gatewayOutput?.text.trim();
+    if (output && !String((err as Error)?.message).includes(output)) log(`gateway output (last 40 lines):\n${output.split('\n').slice(-40).join('\n')}`);
+    clearTimeout(watchdog);
+    process.exit(1);
+  });
