@@ -96,7 +96,18 @@ describe('admin API', () => {
         key: expect.stringMatching(/^sk-bf-[A-Za-z0-9]{32,}$/),
         key_hint: `sk-bf-…${created.key.slice(-4)}`,
         status: 'active',
+        active: true,
+        team_id: null,
+        expires_at: null,
+        requests_per_minute: null,
+        requests_per_day: null,
+        tokens_per_minute: null,
+        tokens_per_day: null,
+        max_concurrency: null,
+        allowed_models: null,
+        budgets: [],
         created_at: expect.any(String),
+        rotated_at: null,
         revoked_at: null,
       });
       expect(Number.isNaN(Date.parse(created.created_at))).toBe(false);
@@ -133,8 +144,8 @@ describe('admin API', () => {
       expect(view).not.toHaveProperty('key');
 
       const chat = await postChat(gw, key, chatBody());
-      expect(chat.status).toBe(401);
-      expect(expectOpenAIError(await chat.json()).code).toBe('revoked_api_key');
+      expect(chat.status).toBe(403);
+      expect(expectOpenAIError(await chat.json()).code).toBe('key_revoked');
 
       const again = (await (await gw.admin(`/admin/virtual-keys/${id}/revoke`, { method: 'POST' })).json()) as KeyView;
       expect(again.revoked_at).toBe(view.revoked_at);

@@ -28,6 +28,11 @@ describe('auth (chat endpoint)', () => {
   const chat = (headers: Record<string, string>) =>
     fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(chatBody()) });
 
+  async function expectRevoked(res: Response): Promise<void> {
+    expect(res.status).toBe(403);
+    expect(expectOpenAIError(await res.json())).toMatchObject({ type: 'permission_error', code: 'key_revoked', param: null });
+  }
+
   async function expect401(res: Response, code: string): Promise<void> {
     expect(res.status).toBe(401);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
@@ -35,7 +40,7 @@ describe('auth (chat endpoint)', () => {
     expect(error).toMatchObject({ type: 'authentication_error', code, param: null });
   }
 
-  describe('401, OpenAI-shaped, and the upstream is never called', () => {
+  describe('refused (401, or 403 once revoked), OpenAI-shaped, and the upstream is never called', () => {
     let upstreamCallsBefore: number;
     beforeAll(() => {
       upstreamCallsBefore = fake.requests.length;
@@ -73,7 +78,7 @@ describe('auth (chat endpoint)', () => {
       expect(await revoke.json()).toMatchObject({ id, status: 'revoked', revoked_at: expect.any(String) });
       // Well inside AUTH_CACHE_TTL_MS: revocation through this process drops the cached entry at once.
       upstreamCallsBefore = fake.requests.length;
-      await expect401(await postChat(gw, key, chatBody()), 'revoked_api_key');
+      await expectRevoked(await postChat(gw, key, chatBody()));
     });
   });
 
@@ -140,7 +145,7 @@ describe('auth (chat endpoint)', () => {
 
       // Once the TTL has passed the key is read again, and the revocation is seen.
       await sleep(Math.max(0, cachedAt + AUTH_CACHE_TTL_MS + 200 - Date.now()));
-      await expect401(await postChat(gw, key, chatBody()), 'revoked_api_key');
+      await expectRevoked(await postChat(gw, key, chatBody()));
     });
 
     it('a key deleted behind the gateway\'s back stops working after the TTL as well', async () => {

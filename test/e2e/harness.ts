@@ -6,6 +6,7 @@ import type { INestApplication } from '@nestjs/common';
 import { createLogger } from '@tokenhub/common';
 import { loadConfig } from '@tokenhub/config';
 import { Client } from 'pg';
+import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { createGatewayApp } from '../../apps/gateway/src/create-app';
 
@@ -69,10 +70,11 @@ export async function testEnv(env: Record<string, string> = {}): Promise<{ env: 
   };
 }
 
-export async function startGateway(env: Record<string, string> = {}): Promise<Gateway> {
+/** `options.logger` replaces the silent logger (e.g. one writing to a stream the test reads). */
+export async function startGateway(env: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<Gateway> {
   const setup = await testEnv(env);
   const config = loadConfig(setup.env);
-  const app = await createGatewayApp(config, createLogger('silent'));
+  const app = await createGatewayApp(config, options.logger ?? createLogger('silent'));
   await app.listen(0, '127.0.0.1');
   const url = `http://127.0.0.1:${app.getHttpServer().address().port}`;
   const dataSource = app.get(DataSource);

@@ -42,8 +42,13 @@ export class FakeOpenAI {
   /** How long `slow-complete` waits before answering. */
   completionDelayMs = 500;
   streamChunks = 20;
+  /** Requests received whose answer is not complete yet, and the most there ever were at once. */
+  inFlight = 0;
+  maxInFlight = 0;
   /** Set to fail the next N requests with this status, whatever the model. */
   failNext: { count: number; status: number } | null = null;
+  /** Upstream keys (the bearer sent) to refuse: e.g. 401 for a revoked key, 429 with a retry-after. */
+  readonly keyFailures = new Map<string, { status: number; retryAfter?: string }>();
   private server: Server;
   private readonly sockets = new Set<import('node:net').Socket>();
 
@@ -81,12 +86,23 @@ export class FakeOpenAI {
       return error(res, 400, 'We could not parse the JSON body of your request.', 'invalid_request_error');
     }
     this.requests.push({ body, headers: req.headers });
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    res.once('close', () => this.inFlight--);
     res.on('close', () => {
       if (!res.writableFinished) this.abandonedRequests.push({ model: String(body.model), at: Date.now() });
     });
     const problem = validate(body);
     if (problem) return error(res, 400, problem.message, 'invalid_request_error', problem.param, problem.code);
 
+    const bearer = (req.headers.authorization ?? '').slice('Bearer '.length);
+    const keyFailure = this.keyFailures.get(bearer);
+    if (keyFailure) {
+      if (keyFailure.retryAfter !== undefined) res.setHeader('retry-after', keyFailure.retryAfter);
+      const type = keyFailure.status === 429 ? 'rate_limit_error' : keyFailure.status === 401 ? 'invalid_request_error' : 'permission_error';
+      // Echoes the key it refuses, as careless servers do: the gateway must not pass it on.
+      return error(res, keyFailure.status, `The fake refuses key ${bearer} with ${keyFailure.status}`, type, null, keyFailure.status === 401 ? 'invalid_api_key' : null);
+    }
     if (this.failNext && this.failNext.count > 0) {
       this.failNext.count--;
       return error(res, this.failNext.status, `Injected failure ${this.failNext.status}`, 'server_error');

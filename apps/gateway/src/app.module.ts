@@ -6,9 +6,13 @@ import type { Logger } from 'pino';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { ChatModule } from './chat/chat.module';
+import { GovernanceModule } from './governance/governance.module';
 import { HealthModule } from './health/health.module';
 import { KeysModule } from './keys/keys.module';
 import { LOGGER } from './logging.tokens';
+import { ReportsModule } from './reports/reports.module';
+import { TeamsModule } from './teams/teams.module';
+import { ProviderCredentialsModule } from './provider-credentials/provider-credentials.module';
 import { UsageModule } from './usage/usage.module';
 
 /** The parsed configuration and the logger, available everywhere. */
@@ -37,6 +41,10 @@ export class AppModule {
         AuditModule,
         UsageModule,
         KeysModule,
+        TeamsModule,
+        ReportsModule,
+        ProviderCredentialsModule,
+        GovernanceModule,
         ChatModule,
         HealthModule,
       ],

@@ -59,6 +59,8 @@ export interface GatewayConfig {
   docsEnabled: boolean;
   /** With it, limit and budget counters live in Redis; without it, in Postgres. */
   redisUrl?: string;
+  /** Prepended to every Redis key TokenHub writes (a `{hash tag}` keeps them in one Redis Cluster slot). */
+  redisKeyPrefix: string;
   /** 32 bytes; encrypts provider credentials stored through the admin API (AES-256-GCM). */
   encryptionKey?: Buffer;
   /** Platform auth tokens (JWT), when configured. */

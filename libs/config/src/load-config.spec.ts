@@ -50,6 +50,10 @@ describe('loadConfig', () => {
     }
   });
 
+  it('treats empty variables as unset', () => {
+    expect(loadConfig({ TOKENHUB_ENCRYPTION_KEY: '', PORT: '', REDIS_URL: '' })).toMatchObject({ port: 8080, encryptionKey: undefined, redisUrl: undefined });
+  });
+
   it('refuses a default provider that is not configured', () => {
     expect(() => loadConfig({ TOKENHUB_DEFAULT_PROVIDER: 'groq' })).toThrow(/not a configured provider/);
   });

@@ -80,6 +80,9 @@ class EnvironmentSchema {
   @IsOptional() @IsUrl({ protocols: ['redis', 'rediss'], require_tld: false })
   REDIS_URL?: string;
 
+  @IsOptional() @Matches(/^[\w:{}.-]{1,64}$/, { message: 'REDIS_KEY_PREFIX must be 1-64 characters: letters, digits, _ : . - { }' })
+  REDIS_KEY_PREFIX?: string;
+
   @IsOptional() @Matches(/^([0-9a-f]{64}|[A-Za-z0-9+/]{43}=)$/i, { message: 'TOKENHUB_ENCRYPTION_KEY must be 32 bytes: 64 hex characters or 44 base64 characters' })
   TOKENHUB_ENCRYPTION_KEY?: string;
 
@@ -178,7 +181,9 @@ function buildProviders(env: NodeJS.ProcessEnv, file: ConfigFile, maxRetries: nu
 
 /** Parses and validates the environment once; throws a `ConfigError` that says what is wrong. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
-  const parsed = plainToInstance(EnvironmentSchema, { ...env }, { enableImplicitConversion: false });
+  // An empty variable (as docker compose passes `${X:-}`) means unset.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const parsed = plainToInstance(EnvironmentSchema, present, { enableImplicitConversion: false });
   const errors = validateSync(parsed, { forbidUnknownValues: false });
   if (errors.length > 0) {
     const lines = errors.flatMap((e) => Object.values(e.constraints ?? {}).map((m) => `  - ${m}`));
@@ -186,7 +191,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   }
   const file = parsed.TOKENHUB_CONFIG_FILE ? readConfigFile(parsed.TOKENHUB_CONFIG_FILE) : {};
   const maxRetries = parsed.TOKENHUB_MAX_RETRIES ?? 1;
-  const providers = buildProviders(env, file, maxRetries);
+  const providers = buildProviders(present, file, maxRetries);
   const defaultProvider = parsed.TOKENHUB_DEFAULT_PROVIDER ?? file.defaultProvider;
   if (defaultProvider && !providers.some((p) => p.name === defaultProvider)) {
     throw new ConfigError(`TOKENHUB_DEFAULT_PROVIDER ${defaultProvider} is not a configured provider`);
@@ -220,6 +225,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     modelCatalogPath: parsed.MODEL_CATALOG_PATH,
     docsEnabled: (parsed.DOCS_ENABLED ?? 'true') === 'true',
     redisUrl: parsed.REDIS_URL,
+    redisKeyPrefix: parsed.REDIS_KEY_PREFIX ?? 'tokenhub:',
     encryptionKey: parsed.TOKENHUB_ENCRYPTION_KEY ? parseKey(parsed.TOKENHUB_ENCRYPTION_KEY) : undefined,
     jwt:
       parsed.TOKENHUB_JWT_SECRET || parsed.TOKENHUB_JWT_JWKS_URL

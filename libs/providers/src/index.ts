@@ -5,3 +5,4 @@ export * from './openai-compatible/openai-compatible.provider';
 export * from './provider-registry';
 export * from './providers.module';
 export * from './upstream-error';
+export * from './credentials/credential-pool';

@@ -36,3 +36,35 @@ describe('ProviderRegistry.resolve', () => {
     expect(withDefault.resolve('qwen2.5-7b')).toMatchObject({ providerName: 'vllm', model: 'qwen2.5-7b' });
   });
 });
+
+describe('ProviderRegistry stored credentials', () => {
+  const config = loadConfig({ OPENAI_API_KEY: 'sk-env-1234567890', TOKENHUB_CUSTOM_PROVIDERS: 'mycorp', MYCORP_BASE_URL: 'http://127.0.0.1:9/v1' });
+  const registry = new ProviderRegistry(config, new ModelCatalog(), new UpstreamHttpClient(config.timeouts));
+  const row = (id: string, provider: string) => ({
+    id,
+    provider,
+    name: id,
+    apiKey: `sk-${id}-secret`,
+    hint: 'cret',
+    weight: 1,
+    allowedModels: null,
+    enabled: true,
+    disabledReason: null,
+    updatedAt: new Date(),
+  });
+
+  it('adds stored keys to configured providers, enables known ones, and reports the rest', () => {
+    expect(registry.acceptsCredentialsFor('mycorp')).toBe(true);
+    expect(registry.acceptsCredentialsFor('groq')).toBe(true);
+    expect(registry.acceptsCredentialsFor('vllm')).toBe(false);
+    expect(() => registry.resolve('groq/llama-3.3-70b-versatile')).toThrow(/not configured/);
+    const { unusable } = registry.setStoredCredentials([row('a', 'openai'), row('b', 'groq'), row('c', 'vllm')]);
+    expect(unusable).toEqual(['vllm']);
+    expect(registry.resolve('groq/llama-3.3-70b-versatile')).toMatchObject({ providerName: 'groq' });
+    expect(registry.credentialStates().map((s) => `${s.source}:${s.id}`).sort()).toEqual(['database:a', 'database:b', 'env:env:openai:1']);
+    expect(JSON.stringify(registry.credentialStates())).not.toContain('secret');
+    registry.setStoredCredentials([]);
+    expect(() => registry.resolve('groq/llama-3.3-70b-versatile')).toThrow(/not configured/);
+    expect(registry.credentialStates().map((s) => s.id)).toEqual(['env:openai:1']);
+  });
+});

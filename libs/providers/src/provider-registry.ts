@@ -1,7 +1,15 @@
 import { InvalidRequestError } from '@tokenhub/common';
-import { GatewayConfig, KNOWN_PROVIDERS } from '@tokenhub/config';
+import { GatewayConfig, KNOWN_PROVIDERS, ProviderConfig } from '@tokenhub/config';
 import type { ChatProvider } from './chat-provider.interface';
 import { ModelCatalog, ModelEntry } from './catalog/model-catalog';
+import {
+  CredentialDisabledEvent,
+  CredentialDisabledListener,
+  CredentialPool,
+  CredentialState,
+  PooledCredential,
+  StoredCredential,
+} from './credentials/credential-pool';
 import { UpstreamHttpClient } from './http/upstream-http-client';
 import { OpenAICompatibleProvider } from './openai-compatible/openai-compatible.provider';
 
@@ -16,21 +24,121 @@ export interface ResolvedModel {
   acceptsPromptCacheKey: boolean;
 }
 
-/** Holds one adapter per configured provider and resolves `provider/model` names to them. */
+/**
+ * Holds one adapter per configured provider and resolves `provider/model` names to them.
+ * Also holds each provider's credential pool: the environment's keys from the start, the
+ * stored ones (admin API) whenever `setStoredCredentials` is given the database's view.
+ */
 export class ProviderRegistry {
   private readonly providers = new Map<string, { provider: ChatProvider; maxRetries: number; acceptsPromptCacheKey: boolean }>();
+  private readonly pools = new Map<string, CredentialPool>();
+  /** Known providers enabled only by stored credentials (no key or base URL in the environment). */
+  private readonly storedOnly = new Set<string>();
+  private readonly disabledListeners: CredentialDisabledListener[] = [];
 
   constructor(
     private readonly config: GatewayConfig,
     readonly catalog: ModelCatalog,
     readonly http: UpstreamHttpClient,
   ) {
-    for (const p of config.providers) {
-      this.providers.set(p.name, {
-        provider: new OpenAICompatibleProvider(p, http),
-        maxRetries: p.maxRetries,
-        acceptsPromptCacheKey: p.acceptsPromptCacheKey,
+    for (const p of config.providers) this.addProvider(p);
+  }
+
+  private addProvider(p: ProviderConfig): void {
+    const pool = new CredentialPool(p.name, p.credentials, (event, credential) => this.credentialDisabled(event, credential));
+    this.pools.set(p.name, pool);
+    this.providers.set(p.name, {
+      provider: new OpenAICompatibleProvider(p, this.http, pool),
+      maxRetries: p.maxRetries,
+      acceptsPromptCacheKey: p.acceptsPromptCacheKey,
+    });
+  }
+
+  /**
+   * Whether stored credentials for `provider` can be used: it is configured (by a key or a
+   * base URL, custom providers included), or it is a known provider with a public base URL.
+   */
+  acceptsCredentialsFor(provider: string): boolean {
+    return this.providers.has(provider) || !!KNOWN_PROVIDERS[provider]?.defaultBaseUrl;
+  }
+
+  /**
+   * Hands the registry the database's credentials (decrypted), replacing those it had.
+   * Run-time health (cooldowns, a refusal not yet persisted) is kept. Returns the providers
+   * whose credentials cannot be used here.
+   */
+  setStoredCredentials(rows: StoredCredential[]): { unusable: string[] } {
+    const byProvider = new Map<string, StoredCredential[]>();
+    for (const row of rows) byProvider.set(row.provider, [...(byProvider.get(row.provider) ?? []), row]);
+    const unusable: string[] = [];
+    for (const name of byProvider.keys()) {
+      if (this.providers.has(name)) continue;
+      const known = KNOWN_PROVIDERS[name];
+      if (!known?.defaultBaseUrl) {
+        unusable.push(name);
+        continue;
+      }
+      this.addProvider({
+        name,
+        family: known.family,
+        baseUrl: known.defaultBaseUrl,
+        credentials: [],
+        maxRetries: this.config.retry.maxRetries,
+        acceptsPromptCacheKey: !!known.acceptsPromptCacheKey,
+        headers: {},
       });
+      this.storedOnly.add(name);
+    }
+    for (const [name, pool] of this.pools) {
+      pool.setStored(byProvider.get(name) ?? []);
+      if (this.storedOnly.has(name) && pool.storedCount === 0) {
+        this.pools.delete(name);
+        this.providers.delete(name);
+        this.storedOnly.delete(name);
+      }
+    }
+    return { unusable };
+  }
+
+  /** Every credential, environment and stored, with its health; never a secret. */
+  credentialStates(): CredentialState[] {
+    return [...this.pools.values()].flatMap((pool) => pool.states());
+  }
+
+  credentialState(id: string): CredentialState | undefined {
+    return this.credentialStates().find((c) => c.id === id);
+  }
+
+  /** Puts a credential back in rotation at once (the admin API re-enabled it). */
+  enableCredential(id: string): boolean {
+    return [...this.pools.values()].some((pool) => pool.enable(id));
+  }
+
+  /** Takes a credential out of rotation at once (the admin API disabled it). */
+  disableCredential(id: string, reason: string | null): boolean {
+    return [...this.pools.values()].some((pool) => pool.disable(id, reason));
+  }
+
+  /**
+   * Called when a provider refuses a credential (401/403). A listener may persist it and
+   * return the stored row's new `updated_at`; until then a refresh does not revive it.
+   */
+  onCredentialDisabled(listener: CredentialDisabledListener): void {
+    this.disabledListeners.push(listener);
+  }
+
+  private credentialDisabled(event: CredentialDisabledEvent, credential: PooledCredential): void {
+    for (const listener of this.disabledListeners) {
+      void Promise.resolve()
+        .then(() => listener(event))
+        .then(
+          (persistedAt) => {
+            if (credential.localDisable) credential.localDisable = { until: persistedAt instanceof Date ? persistedAt.getTime() : Date.now() };
+          },
+          () => {
+            if (credential.localDisable) credential.localDisable = { until: Date.now() };
+          },
+        );
     }
   }
 

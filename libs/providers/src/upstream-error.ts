@@ -15,13 +15,26 @@ export class UpstreamError extends GatewayError {
     readonly kind: UpstreamFailureKind,
     status: number,
     message: string,
-    options: { type?: string; code?: string | null; param?: string | null; retryAfterMs?: number } = {},
+    options: { type?: string; code?: string | null; param?: string | null; retryAfterMs?: number; retryable?: boolean } = {},
   ) {
     super(status, message, options.type ?? errorTypeForStatus(status), options.code ?? null, options.param ?? null);
     this.retryAfterMs = options.retryAfterMs;
+    this.retryableOverride = options.retryable;
   }
 
   readonly retryAfterMs?: number;
+  /**
+   * Set when the provider layer knows better than the status: a refused credential (401)
+   * is worth retrying when the provider has another one; a provider whose every credential
+   * is disabled is not.
+   */
+  private readonly retryableOverride?: boolean;
+
+  /** The same error with a different retry decision; `dropRetryAfter` when the retry need not wait for it. */
+  withRetry(retryable: boolean, options: { dropRetryAfter?: boolean } = {}): UpstreamError {
+    const retryAfterMs = options.dropRetryAfter ? undefined : this.retryAfterMs;
+    return new UpstreamError(this.kind, this.status, this.message, { type: this.type, code: this.code, param: this.param, retryAfterMs, retryable });
+  }
 
   get isContextLength(): boolean {
     return this.code === 'context_length_exceeded' || (this.status === 400 && CONTEXT_LENGTH.test(this.message));
@@ -35,6 +48,7 @@ export class UpstreamError extends GatewayError {
 
   /** The same provider could succeed on a later try. */
   get retryable(): boolean {
+    if (this.retryableOverride !== undefined) return this.retryableOverride;
     if (this.kind !== 'http') return this.kind !== 'protocol';
     return [408, 409, 429].includes(this.status) || this.status >= 500;
   }

@@ -2,12 +2,15 @@ import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdow
 import { DataSource } from 'typeorm';
 import { buildDataSourceOptions, StoreOptions } from './data-source-options';
 import { AdminAuditRepository } from './repositories/admin-audit.repository';
+import { BudgetAdminRepository } from './repositories/budget-admin.repository';
+import { UsageRollupRepository } from './repositories/usage-rollup.repository';
+import { ProviderCredentialRepository } from './repositories/provider-credential.repository';
 import { SettingRepository } from './repositories/setting.repository';
 import { TeamRepository } from './repositories/team.repository';
 import { UsageRecordRepository } from './repositories/usage-record.repository';
 import { VirtualKeyRepository } from './repositories/virtual-key.repository';
 
-const REPOSITORIES = [VirtualKeyRepository, SettingRepository, UsageRecordRepository, TeamRepository, AdminAuditRepository];
+const REPOSITORIES = [VirtualKeyRepository, SettingRepository, UsageRecordRepository, TeamRepository, AdminAuditRepository, ProviderCredentialRepository, BudgetAdminRepository, UsageRollupRepository];
 
 /** Closes the connection last, after every other module has flushed what it holds. */
 @Injectable()

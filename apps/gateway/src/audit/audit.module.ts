@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { AdminAuditService } from './admin-audit.service';
+import { AuditLogController } from './audit-log.controller';
 
 @Global()
-@Module({ providers: [AdminAuditService], exports: [AdminAuditService] })
+@Module({ controllers: [AuditLogController], providers: [AdminAuditService], exports: [AdminAuditService] })
 export class AuditModule {}

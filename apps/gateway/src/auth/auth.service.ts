@@ -2,6 +2,7 @@ import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { AuthenticationError, PermissionDeniedError } from '@tokenhub/common';
 import { GATEWAY_CONFIG, type GatewayConfig } from '@tokenhub/config';
 import { CustomerEntity, SettingRepository, TeamEntity, TeamRepository, VirtualKeyEntity, VirtualKeyRepository } from '@tokenhub/store';
+import { looksLikeJwt, PlatformTokenVerifier } from './platform-tokens';
 import { PolicyScope, Principal } from './principal';
 import { hashSecret, newAdminKey, sameHash } from './secrets';
 
@@ -31,13 +32,17 @@ export class AuthService implements OnModuleInit {
   /** Unknown tokens are remembered briefly too, so a flood of bad keys does not reach Postgres. */
   private static readonly NEGATIVE_TTL_MS = 2_000;
   private static readonly MAX_CACHED = 100_000;
+  /** Platform auth tokens (JWTs), when TOKENHUB_JWT_SECRET or TOKENHUB_JWT_JWKS_URL is set. */
+  private readonly platformTokens: PlatformTokenVerifier | null;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     private readonly keys: VirtualKeyRepository,
     private readonly settings: SettingRepository,
     private readonly teams: TeamRepository,
-  ) {}
+  ) {
+    this.platformTokens = config.jwt ? new PlatformTokenVerifier(config.jwt, teams, config.authCacheTtlMs) : null;
+  }
 
   async onModuleInit(): Promise<void> {
     if (this.config.adminKey) {
@@ -65,10 +70,12 @@ export class AuthService implements OnModuleInit {
     const token = bearerToken(authorization);
     const hash = hashSecret(token);
     if (sameHash(hash, this.adminKeyHash)) return { kind: 'admin', id: 'admin' };
+    // A JWT (three dot-separated parts; keys have no dots) is a platform token.
+    if (this.platformTokens && looksLikeJwt(token)) return this.platformTokens.authenticate(token, hash);
     const path = await this.findKey(hash);
     if (!path) throw new AuthenticationError('Invalid API key: no such key.', 'invalid_api_key');
     const { key, team, customer } = path;
-    if (key.revokedAt) throw new AuthenticationError('This API key has been revoked.', 'revoked_api_key');
+    if (key.revokedAt) throw new PermissionDeniedError('This API key has been revoked.', 'key_revoked');
     if (!key.active) throw new PermissionDeniedError('This API key is inactive.', 'key_inactive');
     if (key.expiresAt && key.expiresAt.getTime() <= Date.now()) throw new PermissionDeniedError('This API key has expired.', 'key_expired');
     const scopes: PolicyScope[] = [{ scope: 'key', id: key.id, limits: key.limits }];
@@ -85,6 +92,7 @@ export class AuthService implements OnModuleInit {
   /** Called when a team or customer changes: every cached key may be under it. */
   forgetAll(): void {
     this.cache.clear();
+    this.platformTokens?.forgetTeams();
   }
 
   private async findKey(hash: string): Promise<KeyPath | null> {

@@ -27,6 +27,10 @@ export class ChatExchange {
   costUsd: number | null = null;
   priceCatalogVersion: string | null = null;
   ttftMs: number | null = null;
+  /** Chunks streamed to the client: the output estimate when a stream ends without reporting usage. */
+  streamedChunks = 0;
+  /** Gives back what governance holds for this request (budgets settled, limits freed); runs once. */
+  releaseLimits: (() => Promise<void>) | null = null;
   statusCode = 200;
   error: { type: string; code: string | null; message: string } | null = null;
 

@@ -1,7 +1,7 @@
 import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiExtraModels, ApiHeader, ApiOkResponse, ApiOperation, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiExtraModels, ApiHeader, ApiOkResponse, ApiOperation, ApiResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { ApiErrorResponses } from '../common/api-error-responses';
+import { ApiErrorResponses, OpenAIErrorResponse } from '../common/api-error-responses';
 import { ChatService } from './chat.service';
 import { ChatCompletionRequestDto } from './dto/chat-completion-request.dto';
 import { ChatCompletionResponse } from './dto/chat-completion-response.dto';
@@ -11,6 +11,12 @@ const ROUTING_HEADERS = {
   'x-tokenhub-provider': { description: 'The provider that served the answer.', schema: { type: 'string' } },
   'x-tokenhub-model': { description: 'The model that served the answer.', schema: { type: 'string' } },
   'x-tokenhub-attempts': { description: 'How many upstream attempts were made (retries and fallbacks).', schema: { type: 'integer' } },
+  'x-ratelimit-limit-requests': { description: 'With a request limit on the key, team or customer: the tightest one.', schema: { type: 'integer' } },
+  'x-ratelimit-remaining-requests': { description: 'Requests left in its window, this one counted.', schema: { type: 'integer' } },
+  'x-ratelimit-reset-requests': { description: 'Time until its window resets, e.g. `12.5s`.', schema: { type: 'string' } },
+  'x-ratelimit-limit-tokens': { description: 'With a token limit: the tightest one.', schema: { type: 'integer' } },
+  'x-ratelimit-remaining-tokens': { description: 'Tokens left in its window before this request.', schema: { type: 'integer' } },
+  'x-ratelimit-reset-tokens': { description: 'Time until its window resets.', schema: { type: 'string' } },
 };
 
 @ApiTags('chat')
@@ -61,6 +67,16 @@ export class ChatController {
     },
   })
   @ApiExtraModels(ChatCompletionResponse)
+  @ApiResponse({
+    status: 402,
+    description: 'A budget of the key, its team or customer cannot cover the request\'s worst-case cost (`budget_exceeded`); the message says which and what remains.',
+    schema: { $ref: getSchemaPath(OpenAIErrorResponse) },
+  })
+  @ApiResponse({
+    status: 403,
+    description: 'The model or a fallback is not among the allowed models of the key, its team or customer (`model_not_allowed`); or the key is inactive or expired.',
+    schema: { $ref: getSchemaPath(OpenAIErrorResponse) },
+  })
   @ApiErrorResponses(400, 401, 413, 429, 500, 502, 503, 504)
   async create(@Req() req: Request, @Res() res: Response): Promise<void> {
     await this.chat.handle(req, res);

@@ -5,6 +5,7 @@ import { ChatCall, ClientCancelledError, ModelCatalog, ProviderRegistry, Resolve
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { AuthService } from '../auth/auth.service';
+import { GovernanceService } from '../governance/governance.service';
 import { LOGGER } from '../logging.tokens';
 import { UsageWriter } from '../usage/usage-writer.service';
 import { ChatExchange } from './chat-exchange';
@@ -34,6 +35,7 @@ export class ChatService implements OnModuleDestroy {
     private readonly registry: ProviderRegistry,
     private readonly catalog: ModelCatalog,
     private readonly usage: UsageWriter,
+    private readonly governance: GovernanceService,
   ) {}
 
   async handle(req: Request, res: Response): Promise<void> {
@@ -52,12 +54,21 @@ export class ChatService implements OnModuleDestroy {
       const dto = await validateChatRequest(req.body);
       const targets = [this.registry.resolve(dto.model), ...(dto.fallbacks ?? []).map((m, i) => this.registry.resolve(m, `fallbacks[${i}]`))];
       const wantsUsage = dto.stream_options?.include_usage === true;
+      // Budgets, rate limits, concurrency and allowed models: refused here (403/402/429), or held until released.
+      const admission = await this.governance.admit(exchange.principal, exchange.requestId, req.body as Record<string, unknown>, targets);
+      if (admission) {
+        admission.applyHeaders(res);
+        exchange.releaseLimits = () => admission.release(exchange);
+      }
       await this.runAttempts(exchange, req.body as Record<string, unknown>, targets, wantsUsage, abort.signal);
     } catch (err) {
+      // Given back before the client hears of the failure, so its next request finds the limits free.
+      await exchange.releaseLimits?.();
       if (abort.signal.aborted && !(err instanceof GatewayError && err.status < 499)) exchange.fail(new ClientCancelledError());
       else exchange.fail(err, this.logger);
     } finally {
       this.usage.record(exchange.toRecord());
+      await exchange.releaseLimits?.();
       this.settle(abort);
     }
   }
@@ -128,6 +139,7 @@ export class ChatService implements OnModuleDestroy {
     const result = await target.provider.complete(call);
     this.recordAttempt(ex, target, started);
     this.account(ex, target, result.usage);
+    await ex.releaseLimits?.();
     ex.setRoutingHeaders();
     ex.res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(result.body.length) });
     ex.res.end(result.body);
@@ -149,12 +161,14 @@ export class ChatService implements OnModuleDestroy {
       while (!next.done) {
         const event = next.value;
         if (event.usage) this.account(ex, target, event.usage);
+        if (!event.usageOnly) ex.streamedChunks++;
         // Usage was asked for on the caller's behalf: its chunk, and the `"usage":null` OpenAI
         // then adds to every chunk, are not shown to a caller that did not ask.
         if (wantsUsage) await sse.data(event.data);
         else if (!event.usageOnly) await sse.data(event.data.replace(NULL_USAGE, ''));
         next = await iterator.next();
       }
+      await ex.releaseLimits?.();
       sse.done();
     } catch (err) {
       if (call.signal.aborted) throw new ClientCancelledError();

@@ -1,4 +1,4 @@
-import { toErrorResponse } from '@tokenhub/common';
+import { drained, toErrorResponse } from '@tokenhub/common';
 import type { Response } from 'express';
 
 const SSE_HEADERS = {
@@ -30,16 +30,4 @@ export class SseWriter {
     const { body } = toErrorResponse(err, requestId);
     this.res.end(`event: error\ndata: ${JSON.stringify(body)}\n\n`);
   }
-}
-
-function drained(res: Response): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
 }

@@ -22,11 +22,12 @@ export class OpenAIErrorResponse {
 
 const DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid request: a field is missing, of the wrong type or out of range (`error.param` names it), or the model cannot be resolved.',
-  401: 'Missing, unknown or revoked key (`invalid_api_key`, `missing_api_key`, `revoked_api_key`).',
-  403: 'The key may not use this endpoint (`admin_key_required`).',
+  401: 'Missing or unknown key, or an invalid platform token (`invalid_api_key`, `missing_api_key`, `invalid_token`).',
+  403: 'The key is revoked, expired or inactive, may not use this model, or may not use this endpoint (`key_revoked`, `key_expired`, `key_inactive`, `model_not_allowed`, `admin_key_required`).',
   404: 'Not found.',
+  409: 'Conflict with the current state, e.g. a budget for that period exists already, or the key is revoked (`budget_exists`, `key_revoked`).',
   413: 'The request body is larger than the server accepts.',
-  429: 'The provider rate-limited every attempt; `Retry-After` may say when to come back.',
+  429: 'A request, token or concurrency limit of the key, its team or customer is reached (`rate_limit_exceeded`), or the provider rate-limited every attempt; `Retry-After` says when to come back.',
   500: 'Unexpected error; the message carries the request id.',
   502: 'Every attempt failed on a network or protocol error; the message lists each attempt.',
   503: 'Every attempt failed with an unavailable provider, or the database is unreachable.',

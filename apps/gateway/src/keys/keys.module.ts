@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
+import { TeamsModule } from '../teams/teams.module';
 import { VirtualKeysController } from './virtual-keys.controller';
 import { VirtualKeysService } from './virtual-keys.service';
 
-@Module({ controllers: [VirtualKeysController], providers: [VirtualKeysService] })
+@Module({ imports: [TeamsModule], controllers: [VirtualKeysController], providers: [VirtualKeysService] })
 export class KeysModule {}

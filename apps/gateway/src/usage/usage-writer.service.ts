@@ -7,7 +7,9 @@ export type UsageRecord = UsageRecordEntity;
 /**
  * Collects usage records in memory and writes them in multi-row inserts off the hot
  * path: every `usageFlushIntervalMs`, or at once when a batch fills. A failed write
- * keeps its records for the next flush; shutdown flushes whatever is left.
+ * keeps its records for the next flush; shutdown flushes whatever is left. Each batch
+ * insert also adds the rows it actually inserted to the hourly `usage_rollups` (one
+ * statement: see `UsageRecordRepository.insertMany`), so a replayed batch counts once.
  */
 @Injectable()
 export class UsageWriter implements OnModuleInit, BeforeApplicationShutdown {

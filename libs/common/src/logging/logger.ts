@@ -19,13 +19,15 @@ export const REDACTED_PATHS = [
   'req.headers["x-api-key"]',
 ];
 
-export function createLogger(level: string): Logger {
-  return pino({
+/** The JSON logger; `destination` (stdout by default) lets tests read what would be logged. */
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  const options = {
     level,
     base: { service: 'tokenhub' },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** Routes Nest's own log lines into the same structured JSON log. */

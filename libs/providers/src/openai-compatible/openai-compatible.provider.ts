@@ -1,5 +1,6 @@
 import type { ProviderConfig } from '@tokenhub/config';
 import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent } from '../chat-provider.interface';
+import { CredentialPool } from '../credentials/credential-pool';
 import { toUpstreamError, UpstreamHttpClient, UpstreamResponse } from '../http/upstream-http-client';
 import { readServerSentEvents } from '../sse';
 import { parseRetryAfter, UpstreamError, upstreamHttpError } from '../upstream-error';
@@ -16,15 +17,15 @@ const FINISHED = /"finish_reason"\s*:\s*"/;
 export class OpenAICompatibleProvider implements ChatProvider {
   readonly name: string;
   private readonly url: string;
-  private readonly totalWeight: number;
 
   constructor(
     private readonly config: ProviderConfig,
     private readonly http: UpstreamHttpClient,
+    /** The provider's credentials and their health; by default those of `config`. */
+    readonly credentials: CredentialPool = new CredentialPool(config.name, config.credentials, () => undefined),
   ) {
     this.name = config.name;
     this.url = `${config.baseUrl}/chat/completions`;
-    this.totalWeight = config.credentials.reduce((sum, c) => sum + c.weight, 0);
   }
 
   async complete(call: ChatCall): Promise<ChatCompletionResult> {
@@ -74,24 +75,16 @@ export class OpenAICompatibleProvider implements ChatProvider {
 
   private async send(call: ChatCall, accept: string): Promise<UpstreamResponse> {
     const headers: Record<string, string> = { ...this.config.headers, 'content-type': 'application/json', accept };
-    const apiKey = this.pickCredential();
-    if (apiKey) headers.authorization = `Bearer ${apiKey}`;
+    // Weighted among the usable credentials that may serve this model; throws when none can.
+    const credential = this.credentials.pick(call.model);
+    if (credential) headers.authorization = `Bearer ${credential.apiKey}`;
     const res = await this.http.post({ url: this.url, headers, body: JSON.stringify(call.body), signal: call.signal });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
-    const text = (await readBody(res, call.signal).catch(() => Buffer.alloc(0))).toString('utf8');
-    throw upstreamHttpError(res.statusCode, text, parseRetryAfter(res.headers));
-  }
-
-  /** Weighted choice among the provider's credentials. */
-  private pickCredential(): string | undefined {
-    const credentials = this.config.credentials;
-    if (credentials.length === 1) return credentials[0].apiKey;
-    let point = Math.random() * this.totalWeight;
-    for (const credential of credentials) {
-      point -= credential.weight;
-      if (point < 0) return credential.apiKey;
-    }
-    return credentials[credentials.length - 1].apiKey;
+    let text = (await readBody(res, call.signal).catch(() => Buffer.alloc(0))).toString('utf8');
+    // Some servers echo the key they refused; it must not reach the client, the logs or the database.
+    if (credential && text.includes(credential.apiKey)) text = text.split(credential.apiKey).join('[redacted]');
+    // 401/403 take the credential out of rotation, 429 cools it down.
+    throw this.credentials.report(credential, upstreamHttpError(res.statusCode, text, parseRetryAfter(res.headers)), call.model);
   }
 }
 

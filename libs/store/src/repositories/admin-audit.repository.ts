@@ -3,6 +3,7 @@ import { AdminAuditEntity } from '../entities/admin-audit.entity';
 
 export interface AdminAuditQuery {
   actor?: string;
+  action?: string;
   targetType?: string;
   targetId?: string;
   from?: Date;
@@ -27,6 +28,7 @@ export class AdminAuditRepository {
   query(q: AdminAuditQuery): Promise<AdminAuditEntity[]> {
     const qb = this.repo.createQueryBuilder('a');
     if (q.actor) qb.andWhere('a.actor = :actor', { actor: q.actor });
+    if (q.action) qb.andWhere('a.action = :action', { action: q.action });
     if (q.targetType) qb.andWhere('a.target_type = :targetType', { targetType: q.targetType });
     if (q.targetId) qb.andWhere('a.target_id = :targetId', { targetId: q.targetId });
     if (q.from) qb.andWhere('a.at >= :from', { from: q.from });

@@ -1,9 +1,12 @@
 import { DataSource, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { UsageRecordEntity } from '../entities/usage-record.entity';
+import { LATENCY_BUCKETS_MS } from '../entities/usage-rollup.entity';
 
 export interface UsageQuery {
   keyId?: string;
+  teamId?: string;
+  customerId?: string;
   user?: string;
   /** Matches the requested or the served model. */
   model?: string;
@@ -18,17 +21,77 @@ export interface UsageQuery {
   limit: number;
 }
 
+/** Per latency bucket, a count of the inserted rows that fall in it (upper bounds inclusive; the last is open-ended). */
+const HISTOGRAM = `ARRAY[${[...LATENCY_BUCKETS_MS, null]
+  .map((upper, i) => {
+    const lower = i === 0 ? null : LATENCY_BUCKETS_MS[i - 1];
+    const conditions = [lower === null ? null : `latency_ms > ${lower}`, upper === null ? null : `latency_ms <= ${upper}`].filter(Boolean);
+    return `count(*) FILTER (WHERE ${conditions.join(' AND ')})`;
+  })
+  .join(', ')}]::integer[]`;
+
+const ROLLUP_DIMS = `bucket_start, key_id, team_id, customer_id, provider, model, "user"`;
+
+/**
+ * Folds the rows an insert actually wrote (`ins`, the RETURNING of the records insert) into
+ * the hourly rollups: one row per hour and dimensions, counts added to what is there.
+ * Ordered by the dimensions so concurrent writers lock rollup rows in the same order.
+ *
+ * A request is unpriced when its cost is unknown although it was served or reported
+ * tokens; a refused request (4xx/5xx without usage) cost nothing and is not unpriced.
+ */
+const ROLLUP_UPSERT = `
+INSERT INTO usage_rollups AS r (${ROLLUP_DIMS}, requests, errors, prompt_tokens, completion_tokens, cached_tokens, cost_usd, unpriced_requests, latency_ms_sum, latency_histogram)
+SELECT date_trunc('hour', created_at, 'UTC'), key_id, team_id, customer_id, served_provider, coalesce(served_model, requested_model), "user",
+       count(*),
+       count(*) FILTER (WHERE status_code >= 400),
+       coalesce(sum(prompt_tokens), 0),
+       coalesce(sum(completion_tokens), 0),
+       coalesce(sum(cached_tokens), 0),
+       coalesce(sum(cost_usd), 0),
+       count(*) FILTER (WHERE cost_usd IS NULL AND (status_code < 400 OR total_tokens IS NOT NULL)),
+       coalesce(sum(latency_ms), 0),
+       ${HISTOGRAM}
+  FROM ins
+ GROUP BY 1, 2, 3, 4, 5, 6, 7
+ ORDER BY 1, 2, 3, 4, 5, 6, 7
+ON CONFLICT (${ROLLUP_DIMS}) DO UPDATE SET
+  requests = r.requests + EXCLUDED.requests,
+  errors = r.errors + EXCLUDED.errors,
+  prompt_tokens = r.prompt_tokens + EXCLUDED.prompt_tokens,
+  completion_tokens = r.completion_tokens + EXCLUDED.completion_tokens,
+  cached_tokens = r.cached_tokens + EXCLUDED.cached_tokens,
+  cost_usd = r.cost_usd + EXCLUDED.cost_usd,
+  unpriced_requests = r.unpriced_requests + EXCLUDED.unpriced_requests,
+  latency_ms_sum = r.latency_ms_sum + EXCLUDED.latency_ms_sum,
+  latency_histogram = ARRAY(
+    SELECT coalesce(a, 0) + coalesce(b, 0)
+      FROM unnest(r.latency_histogram, EXCLUDED.latency_histogram) WITH ORDINALITY AS h(a, b, i)
+     ORDER BY i)`;
+
 export class UsageRecordRepository {
   private readonly repo: Repository<UsageRecordEntity>;
 
-  constructor(dataSource: DataSource) {
+  constructor(private readonly dataSource: DataSource) {
     this.repo = dataSource.getRepository(UsageRecordEntity);
   }
 
-  /** One multi-row INSERT; a record already stored (same request id) is skipped. */
+  /**
+   * One statement: a multi-row INSERT where a record already stored (same request id) is
+   * skipped, and the rows it did insert (and only those) added to the hourly rollups. A
+   * replayed batch therefore changes nothing, neither records nor rollups.
+   */
   async insertMany(records: UsageRecordEntity[]): Promise<void> {
     if (records.length === 0) return;
-    await this.repo.createQueryBuilder().insert().values(records as QueryDeepPartialEntity<UsageRecordEntity>[]).orIgnore().updateEntity(false).execute();
+    const [insert, parameters] = this.repo
+      .createQueryBuilder()
+      .insert()
+      .values(records as QueryDeepPartialEntity<UsageRecordEntity>[])
+      .orIgnore()
+      .returning('*')
+      .updateEntity(false)
+      .getQueryAndParameters();
+    await this.dataSource.query(`WITH ins AS (${insert}) ${ROLLUP_UPSERT}`, parameters);
   }
 
   async findByRequestId(requestId: string): Promise<UsageRecordEntity | null> {
@@ -39,6 +102,8 @@ export class UsageRecordRepository {
   query(q: UsageQuery): Promise<UsageRecordEntity[]> {
     const qb = this.repo.createQueryBuilder('u');
     if (q.keyId) qb.andWhere('u.key_id = :keyId', { keyId: q.keyId });
+    if (q.teamId) qb.andWhere('u.team_id = :teamId', { teamId: q.teamId });
+    if (q.customerId) qb.andWhere('u.customer_id = :customerId', { customerId: q.customerId });
     if (q.user) qb.andWhere('u.user = :user', { user: q.user });
     if (q.model) qb.andWhere('(u.served_model = :model OR u.requested_model = :model)', { model: q.model });
     if (q.provider) qb.andWhere('u.served_provider = :provider', { provider: q.provider });
@@ -50,5 +115,23 @@ export class UsageRecordRepository {
       qb.andWhere('(u.created_at, u.request_id) < (:afterAt, :afterId)', { afterAt: q.after.createdAt, afterId: q.after.requestId });
     }
     return qb.orderBy('u.created_at', 'DESC').addOrderBy('u.request_id', 'DESC').limit(q.limit).getMany();
+  }
+
+  /**
+   * Deletes records created before `cutoff`, `batchSize` at a time so no statement holds
+   * locks on a large range for long; the rollups are kept. Returns how many were deleted.
+   */
+  async deleteCreatedBefore(cutoff: Date, batchSize = 10_000): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const [{ deleted }] = await this.dataSource.query<Array<{ deleted: number }>>(
+        `WITH d AS (
+           DELETE FROM usage_records WHERE request_id IN (SELECT request_id FROM usage_records WHERE created_at < $1 LIMIT $2) RETURNING 1
+         ) SELECT count(*)::int AS deleted FROM d`,
+        [cutoff.toISOString(), batchSize],
+      );
+      total += deleted;
+      if (deleted < batchSize) return total;
+    }
   }
 }

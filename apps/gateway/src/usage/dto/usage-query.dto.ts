@@ -2,10 +2,19 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsISO8601, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
 
-export class UsageQueryDto {
+/** The filters of the usage list and of the export. */
+export class UsageFilterDto {
   @ApiPropertyOptional({ description: 'Only records of this virtual key (its id).', format: 'uuid' })
   @IsOptional() @IsUUID()
   key_id?: string;
+
+  @ApiPropertyOptional({ description: 'Only records of keys (or platform tokens) of this team, as it was when the request ran.', format: 'uuid' })
+  @IsOptional() @IsUUID()
+  team_id?: string;
+
+  @ApiPropertyOptional({ description: 'Only records of this customer\'s teams, as it was when the request ran.', format: 'uuid' })
+  @IsOptional() @IsUUID()
+  customer_id?: string;
 
   @ApiPropertyOptional({ description: 'Only records whose request carried this `user`.' })
   @IsOptional() @IsString() @MaxLength(512)
@@ -34,7 +43,9 @@ export class UsageQueryDto {
   @ApiPropertyOptional({ description: 'Records created before this instant (ISO 8601).' })
   @IsOptional() @IsISO8601()
   to?: string;
+}
 
+export class UsageQueryDto extends UsageFilterDto {
   @ApiPropertyOptional({ description: 'Page size.', minimum: 1, maximum: 1000, default: 100 })
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000)
   limit?: number;
