@@ -69,7 +69,7 @@ export class ChatService implements OnModuleDestroy {
     } finally {
       this.usage.record(exchange.toRecord());
       await exchange.releaseLimits?.();
-      this.settle(abort);
+      this.untrack(abort);
     }
   }
 
@@ -85,7 +85,7 @@ export class ChatService implements OnModuleDestroy {
       exchange.fail(authError, this.logger);
     } finally {
       this.usage.record(exchange.toRecord());
-      this.settle(tracked);
+      this.untrack(tracked);
     }
   }
 
@@ -101,7 +101,7 @@ export class ChatService implements OnModuleDestroy {
     await idle;
   }
 
-  private settle(abort: AbortController): void {
+  private untrack(abort: AbortController): void {
     this.inFlight.delete(abort);
     if (this.inFlight.size === 0) this.whenIdle?.();
   }
