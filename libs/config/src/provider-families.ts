@@ -1,11 +1,13 @@
+import type { ProviderFamily } from './gateway-config';
+
 /**
- * Providers that speak OpenAI's chat completions wire format, with the base URL each
+ * The providers TokenHub knows by name: the wire format each speaks and the base URL each
  * one publishes. A provider is enabled when its API key (or, for self-hosted ones,
  * its base URL) is configured.
  */
 export interface KnownProvider {
-  /** The wire format the provider speaks; later families add their own adapters. */
-  family: 'openai-compatible';
+  /** The wire format the provider speaks; each has its adapter (`PROVIDER_FACTORIES`). */
+  family: ProviderFamily;
   defaultBaseUrl?: string;
   /** Forwards OpenAI's `prompt_cache_key` (only OpenAI accepts it today). */
   acceptsPromptCacheKey?: boolean;

@@ -11,7 +11,7 @@ import {
   StoredCredential,
 } from './credentials/credential-pool';
 import { UpstreamHttpClient } from './http/upstream-http-client';
-import { OpenAICompatibleProvider } from './openai-compatible/openai-compatible.provider';
+import { PROVIDER_FACTORIES } from './provider-factories';
 
 /** Where a requested model goes: the provider, its own model id, and what the catalog knows. */
 export interface ResolvedModel {
@@ -48,7 +48,7 @@ export class ProviderRegistry {
     const pool = new CredentialPool(p.name, p.credentials, (event, credential) => this.credentialDisabled(event, credential));
     this.pools.set(p.name, pool);
     this.providers.set(p.name, {
-      provider: new OpenAICompatibleProvider(p, this.http, pool),
+      provider: PROVIDER_FACTORIES[p.family](p, this.http, pool),
       maxRetries: p.maxRetries,
       acceptsPromptCacheKey: p.acceptsPromptCacheKey,
     });

@@ -1,0 +1,12 @@
+import type { ProviderConfig, ProviderFamily } from '@tokenhub/config';
+import type { ChatProvider } from './chat-provider.interface';
+import type { CredentialPool } from './credentials/credential-pool';
+import type { UpstreamHttpClient } from './http/upstream-http-client';
+import { OpenAICompatibleProvider } from './openai-compatible/openai-compatible.provider';
+
+export type ProviderFactory = (config: ProviderConfig, http: UpstreamHttpClient, credentials: CredentialPool) => ChatProvider;
+
+/** One adapter per wire format; `ProviderRegistry` picks by the provider's family. */
+export const PROVIDER_FACTORIES: Record<ProviderFamily, ProviderFactory> = {
+  'openai-compatible': (config, http, credentials) => new OpenAICompatibleProvider(config, http, credentials),
+};
