@@ -1,4 +1,4 @@
-export type ProviderFamily = 'openai-compatible';
+export type ProviderFamily = 'anthropic' | 'gemini' | 'cohere' | 'openai-compatible';
 
 export interface ProviderCredential {
   /** Sent as `Authorization: Bearer`; absent for keyless self-hosted servers. */

@@ -26,4 +26,7 @@ export const KNOWN_PROVIDERS: Readonly<Record<string, KnownProvider>> = {
   cerebras: { family: 'openai-compatible', defaultBaseUrl: 'https://api.cerebras.ai/v1' },
   ollama: { family: 'openai-compatible', defaultBaseUrl: 'http://127.0.0.1:11434/v1' },
   vllm: { family: 'openai-compatible' },
+  anthropic: { family: 'anthropic', defaultBaseUrl: 'https://api.anthropic.com/v1' },
+  gemini: { family: 'gemini', defaultBaseUrl: 'https://generativelanguage.googleapis.com/v1beta' },
+  cohere: { family: 'cohere', defaultBaseUrl: 'https://api.cohere.com/v2' },
 };

@@ -5,6 +5,8 @@ export interface TokenUsage {
   /** Prompt tokens served from the provider's prompt cache (a subset of promptTokens). */
   cachedTokens: number;
   totalTokens: number;
+  /** Prompt tokens written to the provider's prompt cache (a subset of promptTokens, disjoint from cachedTokens); Anthropic reports them. */
+  cacheWriteTokens?: number;
 }
 
 /** One call to a provider: the OpenAI-shaped request body, already addressed to `model`. */

@@ -8,6 +8,8 @@ export interface ModelEntry {
   maxOutputTokens?: number;
   input?: number;
   cachedInput?: number;
+  /** Price of prompt tokens written to the prompt cache (Anthropic); `input` when absent. */
+  cacheWriteInput?: number;
   output?: number;
   /** False for models that reject a temperature (OpenAI's reasoning models). */
   temperature?: boolean;
@@ -59,8 +61,10 @@ export class ModelCatalog {
     const entry = this.lookup(provider, model);
     if (entry?.input === undefined || entry.output === undefined) return null;
     const cached = Math.min(usage.cachedTokens, usage.promptTokens);
-    const uncached = usage.promptTokens - cached;
-    const usd = (uncached * entry.input + cached * (entry.cachedInput ?? entry.input) + usage.completionTokens * entry.output) / 1e6;
+    const written = Math.min(usage.cacheWriteTokens ?? 0, usage.promptTokens - cached);
+    const uncached = usage.promptTokens - cached - written;
+    const usd =
+      (uncached * entry.input + cached * (entry.cachedInput ?? entry.input) + written * (entry.cacheWriteInput ?? entry.input) + usage.completionTokens * entry.output) / 1e6;
     return Math.round(usd * 1e10) / 1e10;
   }
 }

@@ -1,0 +1,89 @@
+import type { ProviderConfig } from '@tokenhub/config';
+import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent } from '../chat-provider.interface';
+import { CredentialPool } from '../credentials/credential-pool';
+import { toUpstreamError, UpstreamHttpClient, UpstreamResponse } from '../http/upstream-http-client';
+import { readServerSentEvents } from '../sse';
+import { parseRetryAfter, UpstreamError, upstreamHttpError } from '../upstream-error';
+import { CohereChatResponse, CohereStreamTranslator, fromCohereResponse, toCohereRequest } from './cohere-translation';
+
+/** Cohere's v2 Chat API (`POST {baseUrl}/chat`), translated to and from OpenAI shapes. */
+export class CohereProvider implements ChatProvider {
+  readonly name: string;
+  private readonly url: string;
+
+  constructor(
+    private readonly config: ProviderConfig,
+    private readonly http: UpstreamHttpClient,
+    readonly credentials: CredentialPool = new CredentialPool(config.name, config.credentials, () => undefined),
+  ) {
+    this.name = config.name;
+    this.url = `${config.baseUrl}/chat`;
+  }
+
+  async complete(call: ChatCall): Promise<ChatCompletionResult> {
+    const request = toCohereRequest(this.name, call.model, call.body, false);
+    const res = await this.send(call, request, 'application/json');
+    const body = await readBody(res, call.signal);
+    let parsed: CohereChatResponse;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      throw new UpstreamError('protocol', 502, `${this.name} answered with malformed JSON`, { code: 'upstream_protocol_error' });
+    }
+    return fromCohereResponse(this.name, call.model, parsed);
+  }
+
+  async stream(call: ChatCall): Promise<AsyncIterable<ChatStreamEvent>> {
+    const request = toCohereRequest(this.name, call.model, call.body, true);
+    const res = await this.send(call, request, 'text/event-stream');
+    return this.events(res, call);
+  }
+
+  private async *events(res: UpstreamResponse, call: ChatCall): AsyncGenerator<ChatStreamEvent> {
+    const translator = new CohereStreamTranslator(this.name, call.model);
+    try {
+      for await (const message of readServerSentEvents(res.body)) {
+        const data = message.data.trim();
+        if (!data || data === '[DONE]') continue;
+        const event = JSON.parse(data) as Record<string, unknown>;
+        if (message.event === 'error' || event.type === 'error') {
+          const text = typeof event.message === 'string' ? event.message : data.slice(0, 200);
+          throw new UpstreamError('protocol', 502, `${this.name}: ${text}`, { code: 'upstream_stream_error' });
+        }
+        if (event.type === undefined && message.event) event.type = message.event;
+        for (const chunk of translator.translate(event)) yield chunk;
+        if (translator.finished) return;
+      }
+    } catch (err) {
+      if (err instanceof UpstreamError) throw err;
+      throw err instanceof SyntaxError
+        ? new UpstreamError('protocol', 502, `${this.name} sent a malformed stream event`, { code: 'upstream_protocol_error' })
+        : toUpstreamError(err, call.signal);
+    } finally {
+      if (!res.body.destroyed) res.body.destroy();
+    }
+    throw new UpstreamError('protocol', 502, `${this.name} ended the stream early`, { code: 'upstream_stream_truncated' });
+  }
+
+  private async send(call: ChatCall, request: Record<string, unknown>, accept: string): Promise<UpstreamResponse> {
+    const headers: Record<string, string> = { ...this.config.headers, 'content-type': 'application/json', accept };
+    const credential = this.credentials.pick(call.model);
+    if (credential) headers.authorization = `Bearer ${credential.apiKey}`;
+    const res = await this.http.post({ url: this.url, headers, body: JSON.stringify(request), signal: call.signal });
+    if (res.statusCode >= 200 && res.statusCode < 300) return res;
+    let text = (await readBody(res, call.signal).catch(() => Buffer.alloc(0))).toString('utf8');
+    if (credential && text.includes(credential.apiKey)) text = text.split(credential.apiKey).join('[redacted]');
+    // Cohere's error body is `{"message": "..."}`, which upstreamHttpError reads.
+    throw this.credentials.report(credential, upstreamHttpError(res.statusCode, text, parseRetryAfter(res.headers)), call.model);
+  }
+}
+
+async function readBody(res: UpstreamResponse, signal: AbortSignal): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of res.body) chunks.push(chunk as Buffer);
+  } catch (err) {
+    throw toUpstreamError(err, signal);
+  }
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+}

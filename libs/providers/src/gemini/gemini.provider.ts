@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto';
+import type { ProviderConfig } from '@tokenhub/config';
+import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent } from '../chat-provider.interface';
+import { CredentialPool } from '../credentials/credential-pool';
+import { toUpstreamError, UpstreamHttpClient, UpstreamResponse } from '../http/upstream-http-client';
+import { readServerSentEvents } from '../sse';
+import { parseRetryAfter, UpstreamError, upstreamHttpError } from '../upstream-error';
+import { fromGeminiResponse, GeminiResponse, GeminiStreamTranslator, toGeminiRequest } from './gemini-translation';
+
+/** Google's Gemini API (`generateContent` / `streamGenerateContent?alt=sse`), behind OpenAI shapes. */
+export class GeminiProvider implements ChatProvider {
+  readonly name: string;
+
+  constructor(
+    private readonly config: ProviderConfig,
+    private readonly http: UpstreamHttpClient,
+    readonly credentials: CredentialPool = new CredentialPool(config.name, config.credentials, () => undefined),
+  ) {
+    this.name = config.name;
+  }
+
+  async complete(call: ChatCall): Promise<ChatCompletionResult> {
+    const res = await this.send(call, false);
+    const text = (await readBody(res, call.signal)).toString('utf8');
+    let parsed: GeminiResponse;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new UpstreamError('protocol', 502, `${this.name} answered with malformed JSON`, { code: 'upstream_protocol_error' });
+    }
+    if (!parsed || typeof parsed !== 'object' || (!Array.isArray(parsed.candidates) && !parsed.promptFeedback)) {
+      throw new UpstreamError('protocol', 502, `${this.name} answered without candidates`, { code: 'upstream_protocol_error' });
+    }
+    return fromGeminiResponse(parsed, `chatcmpl-${randomUUID()}`, parsed.modelVersion ?? call.model);
+  }
+
+  async stream(call: ChatCall): Promise<AsyncIterable<ChatStreamEvent>> {
+    const res = await this.send(call, true);
+    return this.events(res, call);
+  }
+
+  private async *events(res: UpstreamResponse, call: ChatCall): AsyncGenerator<ChatStreamEvent> {
+    const translator = new GeminiStreamTranslator(`chatcmpl-${randomUUID()}`, call.model);
+    try {
+      for await (const message of readServerSentEvents(res.body)) {
+        const data = message.data.trim();
+        if (!data || data === '[DONE]') continue;
+        const parsed = JSON.parse(data) as GeminiResponse & { error?: { message?: string; status?: string } };
+        if (parsed.error) {
+          throw new UpstreamError('protocol', 502, `${this.name}: ${parsed.error.message ?? data}`, { code: parsed.error.status?.toLowerCase() ?? 'upstream_stream_error' });
+        }
+        yield* translator.push(parsed);
+      }
+    } catch (err) {
+      throw err instanceof SyntaxError
+        ? new UpstreamError('protocol', 502, `${this.name} sent a malformed stream chunk`, { code: 'upstream_protocol_error' })
+        : toUpstreamError(err, call.signal);
+    } finally {
+      if (!res.body.destroyed) res.body.destroy();
+    }
+    if (!translator.finished) throw new UpstreamError('protocol', 502, `${this.name} ended the stream early`, { code: 'upstream_stream_truncated' });
+    yield* translator.end();
+  }
+
+  private async send(call: ChatCall, stream: boolean): Promise<UpstreamResponse> {
+    // Refuses what Gemini cannot honour before any credential is used.
+    const request = toGeminiRequest(call.body, this.name);
+    const model = encodeURIComponent(call.model.replace(/^models\//, ''));
+    const url = `${this.config.baseUrl}/models/${model}:${stream ? 'streamGenerateContent?alt=sse' : 'generateContent'}`;
+    const headers: Record<string, string> = {
+      ...this.config.headers,
+      'content-type': 'application/json',
+      accept: stream ? 'text/event-stream' : 'application/json',
+    };
+    const credential = this.credentials.pick(call.model);
+    if (credential?.apiKey) headers['x-goog-api-key'] = credential.apiKey;
+    const res = await this.http.post({ url, headers, body: JSON.stringify(request), signal: call.signal });
+    if (res.statusCode >= 200 && res.statusCode < 300) return res;
+    let text = (await readBody(res, call.signal).catch(() => Buffer.alloc(0))).toString('utf8');
+    if (credential?.apiKey && text.includes(credential.apiKey)) text = text.split(credential.apiKey).join('[redacted]');
+    const { status, body } = geminiError(res.statusCode, text);
+    throw this.credentials.report(credential, upstreamHttpError(status, body, parseRetryAfter(res.headers)), call.model);
+  }
+}
+
+/**
+ * Gemini errors are `{error: {code, message, status, details}}`; the status name becomes the
+ * code. An invalid key comes back as 400 `API_KEY_INVALID`: it is a 401 for TokenHub.
+ */
+export function geminiError(statusCode: number, text: string): { status: number; body: string } {
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    const err = (Array.isArray(parsed) ? parsed[0]?.error : (parsed as { error?: unknown }).error) as
+      | { message?: string; status?: string; details?: Array<{ reason?: string }> }
+      | undefined;
+    if (!err || typeof err !== 'object') return { status: statusCode, body: text };
+    const keyInvalid = err.details?.some((d) => d?.reason === 'API_KEY_INVALID');
+    return {
+      status: keyInvalid ? 401 : statusCode,
+      body: JSON.stringify({ error: { message: err.message ?? `HTTP ${statusCode}`, code: keyInvalid ? 'invalid_api_key' : (err.status?.toLowerCase() ?? null) } }),
+    };
+  } catch {
+    return { status: statusCode, body: text };
+  }
+}
+
+async function readBody(res: UpstreamResponse, signal: AbortSignal): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of res.body) chunks.push(chunk as Buffer);
+  } catch (err) {
+    throw toUpstreamError(err, signal);
+  }
+  return Buffer.concat(chunks);
+}
