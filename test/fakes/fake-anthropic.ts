@@ -151,3 +151,6 @@ function error(res: ServerResponse, status: number, type: string, message: strin
   res.writeHead(status, { 'content-type': 'application/json', 'request-id': `req_${randomUUID()}` });
   res.end(JSON.stringify({ type: 'error', error: { type, message } }));
 }
+
+/** The request checks, for fakes of other platforms serving the same wire format (Vertex AI). */
+export { validate as validateAnthropicRequest };

@@ -167,3 +167,6 @@ function error(res: ServerResponse, status: number, message: string, details?: u
   res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(json) });
   res.end(json);
 }
+
+/** The request checks, for fakes of other platforms serving the same wire format (Vertex AI). */
+export { validate as validateGeminiRequest };

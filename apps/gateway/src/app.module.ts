@@ -10,6 +10,7 @@ import { GovernanceModule } from './governance/governance.module';
 import { HealthModule } from './health/health.module';
 import { KeysModule } from './keys/keys.module';
 import { LOGGER } from './logging.tokens';
+import { ModelsModule } from './models/models.module';
 import { ReportsModule } from './reports/reports.module';
 import { TeamsModule } from './teams/teams.module';
 import { ProviderCredentialsModule } from './provider-credentials/provider-credentials.module';
@@ -46,6 +47,7 @@ export class AppModule {
         ProviderCredentialsModule,
         GovernanceModule,
         ChatModule,
+        ModelsModule,
         HealthModule,
       ],
     };

@@ -1,4 +1,4 @@
-export type ProviderFamily = 'anthropic' | 'gemini' | 'cohere' | 'openai-compatible';
+export type ProviderFamily = 'anthropic' | 'gemini' | 'cohere' | 'openai-compatible' | 'azure-openai' | 'vertex' | 'bedrock';
 
 export interface ProviderCredential {
   /** Sent as `Authorization: Bearer`; absent for keyless self-hosted servers. */
@@ -16,6 +16,33 @@ export interface ProviderConfig {
   acceptsPromptCacheKey: boolean;
   /** Extra headers sent with every upstream request (e.g. OpenRouter's `HTTP-Referer`). */
   headers: Record<string, string>;
+  /** The provider's API version, from `<PROVIDER>_API_VERSION` (Azure OpenAI's `api-version` query parameter). */
+  apiVersion?: string;
+  /** Credentials are bearer tokens even where the family uses another header (Azure OpenAI with `AZURE_AD_TOKEN`). */
+  bearerAuth?: boolean;
+  /** Google Vertex AI: the project and region, and how to get an OAuth access token. */
+  vertex?: VertexConfig;
+  /** AWS Bedrock: the SigV4 signing credentials and region. */
+  aws?: AwsConfig;
+}
+
+/** Without keys (only a `BEDROCK_BASE_URL`, e.g. a signing proxy) requests go unsigned. */
+export interface AwsConfig {
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  sessionToken?: string;
+  region: string;
+}
+
+export interface VertexConfig {
+  project: string;
+  location: string;
+  /** A service-account key file (JSON); its key signs the JWT exchanged for access tokens. */
+  credentialsFile?: string;
+  /** A static access token, used as is (no refresh). */
+  accessToken?: string;
+  /** The OAuth token endpoint (default: the key file's `token_uri`, else Google's). */
+  tokenUrl?: string;
 }
 
 export interface UpstreamTimeouts {

@@ -150,11 +150,24 @@ function buildProviders(env: NodeJS.ProcessEnv, file: ConfigFile, maxRetries: nu
   for (const name of names) {
     const known = KNOWN_PROVIDERS[name];
     const fromFile = file.providers?.[name];
+    if (known?.family === 'vertex') {
+      const vertex = vertexProvider(name, env, fromFile?.maxRetries ?? maxRetries, fromFile?.headers ?? {});
+      if (vertex) providers.push(vertex);
+      continue;
+    }
+    if (known?.family === 'bedrock') {
+      const bedrock = bedrockProvider(name, env, fromFile?.maxRetries ?? maxRetries, fromFile?.headers ?? {});
+      if (bedrock) providers.push(bedrock);
+      continue;
+    }
     const envKey = env[`${envName(name)}_API_KEY`];
     const envBase = env[`${envName(name)}_BASE_URL`];
+    // Azure OpenAI also takes a Microsoft Entra ID token (sent as a bearer) when it has no key.
+    const adToken = known?.family === 'azure-openai' && !envKey ? env[`${envName(name)}_AD_TOKEN`] : undefined;
+    const apiVersion = env[`${envName(name)}_API_VERSION`];
     const baseUrl = (envBase ?? fromFile?.baseUrl ?? known?.defaultBaseUrl)?.replace(/\/+$/, '');
     const credentials: ProviderCredential[] = [];
-    if (envKey) credentials.push({ apiKey: envKey, weight: 1 });
+    if (envKey || adToken) credentials.push({ apiKey: envKey || adToken, weight: 1 });
     const fileKey = secret(fromFile?.apiKey, env);
     if (fileKey) credentials.push({ apiKey: fileKey, weight: 1 });
     for (const k of fromFile?.keys ?? []) {
@@ -174,9 +187,67 @@ function buildProviders(env: NodeJS.ProcessEnv, file: ConfigFile, maxRetries: nu
       maxRetries: fromFile?.maxRetries ?? maxRetries,
       acceptsPromptCacheKey: !!known?.acceptsPromptCacheKey,
       headers: fromFile?.headers ?? {},
+      ...(apiVersion ? { apiVersion } : {}),
+      ...(adToken ? { bearerAuth: true } : {}),
     });
   }
   return providers;
+}
+
+/**
+ * Google Vertex AI: enabled by `<NAME>_PROJECT` with a service-account key file
+ * (`<NAME>_CREDENTIALS_FILE`) or a static `<NAME>_ACCESS_TOKEN`. The base URL follows the
+ * region (`<NAME>_LOCATION`, default us-central1) unless `<NAME>_BASE_URL` overrides it.
+ */
+function vertexProvider(name: string, env: NodeJS.ProcessEnv, maxRetries: number, headers: Record<string, string>): ProviderConfig | undefined {
+  const prefix = envName(name);
+  const project = env[`${prefix}_PROJECT`];
+  const credentialsFile = env[`${prefix}_CREDENTIALS_FILE`];
+  const accessToken = env[`${prefix}_ACCESS_TOKEN`];
+  if (!project && !credentialsFile && !accessToken) return undefined;
+  if (!project) throw new ConfigError(`provider ${name} needs ${prefix}_PROJECT`);
+  if (!credentialsFile && !accessToken) throw new ConfigError(`provider ${name} needs ${prefix}_CREDENTIALS_FILE or ${prefix}_ACCESS_TOKEN`);
+  const location = env[`${prefix}_LOCATION`] ?? 'us-central1';
+  if (!/^[a-z0-9-]+$/.test(location)) throw new ConfigError(`${prefix}_LOCATION must be a region name such as us-central1`);
+  const host = location === 'global' ? 'aiplatform.googleapis.com' : `${location}-aiplatform.googleapis.com`;
+  const baseUrl = (env[`${prefix}_BASE_URL`] ?? `https://${host}/v1`).replace(/\/+$/, '');
+  return {
+    name,
+    family: 'vertex',
+    baseUrl,
+    credentials: [{ weight: 1 }],
+    maxRetries,
+    acceptsPromptCacheKey: false,
+    headers,
+    vertex: { project, location, credentialsFile, accessToken, tokenUrl: env[`${prefix}_TOKEN_URL`] },
+  };
+}
+
+/**
+ * AWS Bedrock: enabled by AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (optional
+ * AWS_SESSION_TOKEN), or by `<NAME>_BASE_URL` alone (requests then go unsigned, e.g. to a
+ * signing proxy). The base URL follows AWS_REGION
+ * (default us-east-1) unless `<NAME>_BASE_URL` overrides it.
+ */
+function bedrockProvider(name: string, env: NodeJS.ProcessEnv, maxRetries: number, headers: Record<string, string>): ProviderConfig | undefined {
+  const prefix = envName(name);
+  const accessKeyId = env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
+  const envBase = env[`${prefix}_BASE_URL`];
+  if (!(accessKeyId && secretAccessKey) && !envBase) return undefined;
+  if (!accessKeyId !== !secretAccessKey) throw new ConfigError(`provider ${name} needs both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`);
+  const region = env.AWS_REGION ?? 'us-east-1';
+  if (!/^[a-z0-9-]+$/.test(region)) throw new ConfigError('AWS_REGION must be a region name such as us-east-1');
+  return {
+    name,
+    family: 'bedrock',
+    baseUrl: (envBase ?? `https://bedrock-runtime.${region}.amazonaws.com`).replace(/\/+$/, ''),
+    credentials: [{ weight: 1 }],
+    maxRetries,
+    acceptsPromptCacheKey: false,
+    headers,
+    aws: { accessKeyId, secretAccessKey, sessionToken: env.AWS_SESSION_TOKEN || undefined, region },
+  };
 }
 
 /** Parses and validates the environment once; throws a `ConfigError` that says what is wrong. */

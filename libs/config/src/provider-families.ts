@@ -29,4 +29,10 @@ export const KNOWN_PROVIDERS: Readonly<Record<string, KnownProvider>> = {
   anthropic: { family: 'anthropic', defaultBaseUrl: 'https://api.anthropic.com/v1' },
   gemini: { family: 'gemini', defaultBaseUrl: 'https://generativelanguage.googleapis.com/v1beta' },
   cohere: { family: 'cohere', defaultBaseUrl: 'https://api.cohere.com/v2' },
+  // No public base URL: AZURE_BASE_URL names the resource (https://<resource>.openai.azure.com).
+  azure: { family: 'azure-openai' },
+  // Enabled by VERTEX_PROJECT with VERTEX_CREDENTIALS_FILE or VERTEX_ACCESS_TOKEN; the base URL follows VERTEX_LOCATION.
+  vertex: { family: 'vertex' },
+  // Enabled by AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (or BEDROCK_BASE_URL); the base URL follows AWS_REGION.
+  bedrock: { family: 'bedrock' },
 };

@@ -11,3 +11,7 @@ export * from './upstream-error';
 export * from './credentials/credential-pool';
 export * from './cohere/cohere.provider';
 export * from './gemini/gemini.provider';
+export * from './azure-openai/azure-openai.provider';
+export * from './vertex/vertex.provider';
+export * from './vertex/vertex-token-source';
+export * from './bedrock/bedrock.provider';

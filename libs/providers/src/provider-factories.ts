@@ -6,6 +6,9 @@ import { AnthropicProvider } from './anthropic/anthropic.provider';
 import { GeminiProvider } from './gemini/gemini.provider';
 import { OpenAICompatibleProvider } from './openai-compatible/openai-compatible.provider';
 import { CohereProvider } from './cohere/cohere.provider';
+import { AzureOpenAIProvider } from './azure-openai/azure-openai.provider';
+import { VertexProvider } from './vertex/vertex.provider';
+import { BedrockProvider } from './bedrock/bedrock.provider';
 
 export type ProviderFactory = (config: ProviderConfig, http: UpstreamHttpClient, credentials: CredentialPool) => ChatProvider;
 
@@ -15,4 +18,7 @@ export const PROVIDER_FACTORIES: Record<ProviderFamily, ProviderFactory> = {
   anthropic: (config, http, credentials) => new AnthropicProvider(config, http, credentials),
   gemini: (config, http, credentials) => new GeminiProvider(config, http, credentials),
   cohere: (config, http, credentials) => new CohereProvider(config, http, credentials),
+  'azure-openai': (config, http, credentials) => new AzureOpenAIProvider(config, http, credentials),
+  vertex: (config, http, credentials) => new VertexProvider(config, http, credentials),
+  bedrock: (config, http, credentials) => new BedrockProvider(config, http, credentials),
 };

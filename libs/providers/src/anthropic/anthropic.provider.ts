@@ -2,6 +2,8 @@ import type { ProviderConfig } from '@tokenhub/config';
 import { ModelCatalog } from '../catalog/model-catalog';
 import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent } from '../chat-provider.interface';
 import { CredentialPool } from '../credentials/credential-pool';
+import type { EndpointOverride } from '../http/endpoint-override';
+import { readBody } from '../http/upstream-call';
 import { toUpstreamError, UpstreamHttpClient, UpstreamResponse } from '../http/upstream-http-client';
 import { readServerSentEvents } from '../sse';
 import { parseRetryAfter, UpstreamError, upstreamHttpError } from '../upstream-error';
@@ -23,6 +25,8 @@ export class AnthropicProvider implements ChatProvider {
     /** The model's output cap, the default for the `max_tokens` Anthropic requires; by default from the bundled catalog. */
     private readonly maxOutputTokens: (model: string) => number | undefined = (model) =>
       (bundledCatalog ??= new ModelCatalog()).lookup('anthropic', model)?.maxOutputTokens,
+    /** Another platform serving Claude (Vertex AI): its URLs, auth and body changes instead of the Messages API's. */
+    private readonly endpoint?: EndpointOverride,
   ) {
     this.name = config.name;
     this.url = `${config.baseUrl}/messages`;
@@ -66,16 +70,21 @@ export class AnthropicProvider implements ChatProvider {
   }
 
   private async send(call: ChatCall, stream: boolean): Promise<UpstreamResponse> {
-    const body = toAnthropicRequest({ ...call.body, stream }, call.model, this.maxOutputTokens(call.model) ?? DEFAULT_MAX_TOKENS);
+    const request = toAnthropicRequest({ ...call.body, stream }, call.model, this.maxOutputTokens(call.model) ?? DEFAULT_MAX_TOKENS);
     const headers: Record<string, string> = {
       ...this.config.headers,
       'content-type': 'application/json',
       accept: stream ? 'text/event-stream' : 'application/json',
-      'anthropic-version': ANTHROPIC_VERSION,
     };
     const credential = this.credentials.pick(call.model);
-    if (credential?.apiKey) headers['x-api-key'] = credential.apiKey;
-    const res = await this.http.post({ url: this.url, headers, body: JSON.stringify(body), signal: call.signal });
+    if (this.endpoint) Object.assign(headers, await this.endpoint.headers(call.signal));
+    else {
+      headers['anthropic-version'] = ANTHROPIC_VERSION;
+      if (credential?.apiKey) headers['x-api-key'] = credential.apiKey;
+    }
+    const body = this.endpoint?.body ? this.endpoint.body(request) : request;
+    const url = this.endpoint?.url(call.model, stream) ?? this.url;
+    const res = await this.http.post({ url, headers, body: JSON.stringify(body), signal: call.signal });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     let text = (await readBody(res, call.signal).catch(() => Buffer.alloc(0))).toString('utf8');
     if (credential?.apiKey && text.includes(credential.apiKey)) text = text.split(credential.apiKey).join('[redacted]');
@@ -83,12 +92,3 @@ export class AnthropicProvider implements ChatProvider {
   }
 }
 
-async function readBody(res: UpstreamResponse, signal: AbortSignal): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  try {
-    for await (const chunk of res.body) chunks.push(chunk as Buffer);
-  } catch (err) {
-    throw toUpstreamError(err, signal);
-  }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-}

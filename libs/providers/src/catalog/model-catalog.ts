@@ -52,6 +52,11 @@ export class ModelCatalog {
     return this.models.get(`${provider}/${model}`) ?? this.models.get(`${provider}/${model.replace(DATED_SUFFIX, '')}`);
   }
 
+  /** Every catalog model id (`provider/model`), in catalog order. */
+  ids(): string[] {
+    return [...this.models.keys()];
+  }
+
   providerOf(bareModel: string): string | undefined {
     return this.providerByBareName.get(bareModel) ?? this.providerByBareName.get(bareModel.replace(DATED_SUFFIX, ''));
   }

@@ -1,6 +1,7 @@
 import type { ProviderConfig } from '@tokenhub/config';
 import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent } from '../chat-provider.interface';
 import { CredentialPool } from '../credentials/credential-pool';
+import { readBody } from '../http/upstream-call';
 import { toUpstreamError, UpstreamHttpClient, UpstreamResponse } from '../http/upstream-http-client';
 import { readServerSentEvents } from '../sse';
 import { parseRetryAfter, UpstreamError, upstreamHttpError } from '../upstream-error';
@@ -78,12 +79,3 @@ export class CohereProvider implements ChatProvider {
   }
 }
 
-async function readBody(res: UpstreamResponse, signal: AbortSignal): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  try {
-    for await (const chunk of res.body) chunks.push(chunk as Buffer);
-  } catch (err) {
-    throw toUpstreamError(err, signal);
-  }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-}

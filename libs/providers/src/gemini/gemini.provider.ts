@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { ProviderConfig } from '@tokenhub/config';
 import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent } from '../chat-provider.interface';
 import { CredentialPool } from '../credentials/credential-pool';
+import type { EndpointOverride } from '../http/endpoint-override';
+import { readBody } from '../http/upstream-call';
 import { toUpstreamError, UpstreamHttpClient, UpstreamResponse } from '../http/upstream-http-client';
 import { readServerSentEvents } from '../sse';
 import { parseRetryAfter, UpstreamError, upstreamHttpError } from '../upstream-error';
@@ -15,6 +17,8 @@ export class GeminiProvider implements ChatProvider {
     private readonly config: ProviderConfig,
     private readonly http: UpstreamHttpClient,
     readonly credentials: CredentialPool = new CredentialPool(config.name, config.credentials, () => undefined),
+    /** Another platform serving Gemini (Vertex AI): its URLs and auth instead of the Gemini API's. */
+    private readonly endpoint?: EndpointOverride,
   ) {
     this.name = config.name;
   }
@@ -66,14 +70,15 @@ export class GeminiProvider implements ChatProvider {
     // Refuses what Gemini cannot honour before any credential is used.
     const request = toGeminiRequest(call.body, this.name);
     const model = encodeURIComponent(call.model.replace(/^models\//, ''));
-    const url = `${this.config.baseUrl}/models/${model}:${stream ? 'streamGenerateContent?alt=sse' : 'generateContent'}`;
+    const url = this.endpoint?.url(model, stream) ?? `${this.config.baseUrl}/models/${model}:${stream ? 'streamGenerateContent?alt=sse' : 'generateContent'}`;
     const headers: Record<string, string> = {
       ...this.config.headers,
       'content-type': 'application/json',
       accept: stream ? 'text/event-stream' : 'application/json',
     };
     const credential = this.credentials.pick(call.model);
-    if (credential?.apiKey) headers['x-goog-api-key'] = credential.apiKey;
+    if (this.endpoint) Object.assign(headers, await this.endpoint.headers(call.signal));
+    else if (credential?.apiKey) headers['x-goog-api-key'] = credential.apiKey;
     const res = await this.http.post({ url, headers, body: JSON.stringify(request), signal: call.signal });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     let text = (await readBody(res, call.signal).catch(() => Buffer.alloc(0))).toString('utf8');
@@ -104,12 +109,3 @@ export function geminiError(statusCode: number, text: string): { status: number;
   }
 }
 
-async function readBody(res: UpstreamResponse, signal: AbortSignal): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  try {
-    for await (const chunk of res.body) chunks.push(chunk as Buffer);
-  } catch (err) {
-    throw toUpstreamError(err, signal);
-  }
-  return Buffer.concat(chunks);
-}

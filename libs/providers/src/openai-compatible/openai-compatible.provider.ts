@@ -1,6 +1,7 @@
 import type { ProviderConfig } from '@tokenhub/config';
 import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent } from '../chat-provider.interface';
 import { CredentialPool } from '../credentials/credential-pool';
+import { readBody } from '../http/upstream-call';
 import { toUpstreamError, UpstreamHttpClient, UpstreamResponse } from '../http/upstream-http-client';
 import { readServerSentEvents } from '../sse';
 import { parseRetryAfter, UpstreamError, upstreamHttpError } from '../upstream-error';
@@ -16,16 +17,24 @@ const FINISHED = /"finish_reason"\s*:\s*"/;
  */
 export class OpenAICompatibleProvider implements ChatProvider {
   readonly name: string;
-  private readonly url: string;
 
   constructor(
-    private readonly config: ProviderConfig,
+    protected readonly config: ProviderConfig,
     private readonly http: UpstreamHttpClient,
     /** The provider's credentials and their health; by default those of `config`. */
     readonly credentials: CredentialPool = new CredentialPool(config.name, config.credentials, () => undefined),
   ) {
     this.name = config.name;
-    this.url = `${config.baseUrl}/chat/completions`;
+  }
+
+  /** Where a call for `model` is posted; variants (Azure OpenAI) address it differently. */
+  protected urlFor(_model: string): string {
+    return `${this.config.baseUrl}/chat/completions`;
+  }
+
+  /** Puts the credential on the request; `Authorization: Bearer` unless a variant says otherwise. */
+  protected authorize(headers: Record<string, string>, apiKey: string): void {
+    headers.authorization = `Bearer ${apiKey}`;
   }
 
   async complete(call: ChatCall): Promise<ChatCompletionResult> {
@@ -77,8 +86,8 @@ export class OpenAICompatibleProvider implements ChatProvider {
     const headers: Record<string, string> = { ...this.config.headers, 'content-type': 'application/json', accept };
     // Weighted among the usable credentials that may serve this model; throws when none can.
     const credential = this.credentials.pick(call.model);
-    if (credential) headers.authorization = `Bearer ${credential.apiKey}`;
-    const res = await this.http.post({ url: this.url, headers, body: JSON.stringify(call.body), signal: call.signal });
+    if (credential) this.authorize(headers, credential.apiKey);
+    const res = await this.http.post({ url: this.urlFor(call.model), headers, body: JSON.stringify(call.body), signal: call.signal });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     let text = (await readBody(res, call.signal).catch(() => Buffer.alloc(0))).toString('utf8');
     // Some servers echo the key they refused; it must not reach the client, the logs or the database.
@@ -86,16 +95,6 @@ export class OpenAICompatibleProvider implements ChatProvider {
     // 401/403 take the credential out of rotation, 429 cools it down.
     throw this.credentials.report(credential, upstreamHttpError(res.statusCode, text, parseRetryAfter(res.headers)), call.model);
   }
-}
-
-async function readBody(res: UpstreamResponse, signal: AbortSignal): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  try {
-    for await (const chunk of res.body) chunks.push(chunk as Buffer);
-  } catch (err) {
-    throw toUpstreamError(err, signal);
-  }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
 }
 
 function streamedError(provider: string, data: string): UpstreamError {

@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import type { ProviderConfig } from '@tokenhub/config';
+import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent } from '../chat-provider.interface';
+import { CredentialPool } from '../credentials/credential-pool';
+import { readBody } from '../http/upstream-call';
+import { toUpstreamError, UpstreamHttpClient, UpstreamResponse } from '../http/upstream-http-client';
+import { parseRetryAfter, UpstreamError, upstreamHttpError } from '../upstream-error';
+import { ConverseStreamTranslator, fromConverseResponse, streamException, toConverseRequest } from './bedrock-translation';
+import { EventStreamError, readEventStream } from './event-stream';
+import { signRequest } from './sigv4';
+
+/** Amazon Bedrock's Converse API, SigV4-signed, translated to and from OpenAI chat completions. */
+export class BedrockProvider implements ChatProvider {
+  readonly name: string;
+
+  constructor(
+    private readonly config: ProviderConfig,
+    private readonly http: UpstreamHttpClient,
+    readonly credentials: CredentialPool = new CredentialPool(config.name, config.credentials, () => undefined),
+  ) {
+    this.name = config.name;
+    if (!config.aws) throw new Error(`provider ${config.name} has no AWS credentials`);
+  }
+
+  async complete(call: ChatCall): Promise<ChatCompletionResult> {
+    const res = await this.send(call, false);
+    const text = (await readBody(res, call.signal)).toString('utf8');
+    let parsed: Parameters<typeof fromConverseResponse>[0];
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new UpstreamError('protocol', 502, `${this.name} answered with malformed JSON`, { code: 'upstream_protocol_error' });
+    }
+    return fromConverseResponse(parsed, call.model, chatId(res));
+  }
+
+  async stream(call: ChatCall): Promise<AsyncIterable<ChatStreamEvent>> {
+    const res = await this.send(call, true);
+    return this.events(res, call);
+  }
+
+  private async *events(res: UpstreamResponse, call: ChatCall): AsyncGenerator<ChatStreamEvent> {
+    const translator = new ConverseStreamTranslator(call.model, chatId(res));
+    try {
+      for await (const message of readEventStream(res.body)) {
+        const messageType = message.headers[':message-type'];
+        const payload = message.payload.toString('utf8');
+        if (messageType === 'exception' || messageType === 'error') {
+          const type = String(message.headers[':exception-type'] ?? message.headers[':error-code'] ?? 'exception');
+          throw streamException(type, payload || String(message.headers[':error-message'] ?? ''));
+        }
+        const type = String(message.headers[':event-type'] ?? '');
+        yield* translator.translate(type, payload ? (JSON.parse(payload) as Record<string, unknown>) : {});
+        if (translator.finished) return;
+      }
+    } catch (err) {
+      throw err instanceof SyntaxError || err instanceof EventStreamError
+        ? new UpstreamError('protocol', 502, `${this.name} sent a malformed stream event`, { code: 'upstream_protocol_error' })
+        : toUpstreamError(err, call.signal);
+    } finally {
+      if (!res.body.destroyed) res.body.destroy();
+    }
+    if (translator.complete) return;
+    throw new UpstreamError('protocol', 502, `${this.name} ended the stream early`, { code: 'upstream_stream_truncated' });
+  }
+
+  private async send(call: ChatCall, stream: boolean): Promise<UpstreamResponse> {
+    const aws = this.config.aws!;
+    const body = JSON.stringify(toConverseRequest(call.body));
+    const url = `${this.config.baseUrl}/model/${encodeURIComponent(call.model)}/${stream ? 'converse-stream' : 'converse'}`;
+    const credential = this.credentials.pick(call.model);
+    const plain = { ...this.config.headers, 'content-type': 'application/json', accept: stream ? 'application/vnd.amazon.eventstream' : 'application/json' };
+    const { accessKeyId, secretAccessKey, sessionToken } = aws;
+    const headers =
+      accessKeyId && secretAccessKey
+        ? signRequest({ method: 'POST', url, headers: plain, body, service: 'bedrock', region: aws.region, credentials: { accessKeyId, secretAccessKey, sessionToken } })
+        : plain;
+    const res = await this.http.post({ url, headers, body, signal: call.signal });
+    if (res.statusCode >= 200 && res.statusCode < 300) return res;
+    let text = (await readBody(res, call.signal).catch(() => Buffer.alloc(0))).toString('utf8');
+    for (const secret of [aws.secretAccessKey, aws.sessionToken]) if (secret && text.includes(secret)) text = text.split(secret).join('[redacted]');
+    throw this.credentials.report(credential, upstreamHttpError(res.statusCode, text, parseRetryAfter(res.headers)), call.model);
+  }
+}
+
+function chatId(res: UpstreamResponse): string {
+  const requestId = res.headers['x-amzn-requestid'];
+  return `chatcmpl-${typeof requestId === 'string' && requestId ? requestId.replace(/-/g, '') : randomUUID().replace(/-/g, '')}`;
+}

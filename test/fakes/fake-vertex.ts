@@ -1,0 +1,167 @@
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createPublicKey, KeyObject } from 'node:crypto';
+import { decodeProtectedHeader, jwtVerify } from 'jose';
+import { validateAnthropicRequest } from './fake-anthropic';
+import { validateGeminiRequest } from './fake-gemini';
+
+/**
+ * A fake Google Vertex AI over real HTTP:
+ *
+ *   POST /token   the OAuth JWT-bearer grant: verifies the assertion's RS256 signature with the
+ *                 service account's public key (iss, aud = this URL, scope cloud-platform, kid)
+ *                 and issues `ya29.fake-<n>` for `expiresIn` seconds
+ *   POST /v1/projects/{p}/locations/{l}/publishers/google/models/{m}:generateContent|streamGenerateContent?alt=sse
+ *   POST /v1/projects/{p}/locations/{l}/publishers/anthropic/models/{m}:rawPredict|streamRawPredict
+ *
+ * The model endpoints require a bearer token it issued, the configured project and location,
+ * and a valid body (the Gemini / Anthropic fakes' checks; Claude bodies carry
+ * `anthropic_version: vertex-2023-10-16` and no `model`). They answer "echo: <last user text>";
+ * model `*-error-<status>` answers that status with a Google error body.
+ */
+export interface FakeVertexRequest {
+  publisher: 'google' | 'anthropic';
+  model: string;
+  method: string;
+  body: Record<string, any>;
+  headers: IncomingMessage['headers'];
+}
+
+export class FakeVertex {
+  readonly requests: FakeVertexRequest[] = [];
+  readonly issued: string[] = [];
+  expiresIn = 3600;
+  private server: Server;
+  private origin = '';
+  private readonly publicKey: KeyObject;
+
+  constructor(
+    publicKeyPem: string,
+    private readonly account: { clientEmail: string; keyId: string; project: string; location: string },
+  ) {
+    this.publicKey = createPublicKey(publicKeyPem);
+  }
+
+  async start(): Promise<{ baseUrl: string; tokenUrl: string }> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.origin = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return { baseUrl: `${this.origin}/v1`, tokenUrl: `${this.origin}/token` };
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  get last(): FakeVertexRequest {
+    return this.requests[this.requests.length - 1];
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const raw = Buffer.concat(chunks).toString('utf8');
+    const url = new URL(req.url ?? '/', this.origin);
+    if (req.method === 'POST' && url.pathname === '/token') return this.token(req, raw, res);
+
+    const { project, location } = this.account;
+    const match = new RegExp(`^/v1/projects/${project}/locations/${location}/publishers/(google|anthropic)/models/([^/:]+):(\\w+)$`).exec(url.pathname);
+    if (req.method !== 'POST' || !match) return googleError(res, 404, `Unknown path ${url.pathname}`);
+    const auth = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+    if (!auth || !this.issued.includes(auth[1])) return googleError(res, 401, 'Request had invalid authentication credentials. Expected OAuth 2 access token.');
+    let body: Record<string, any>;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      return googleError(res, 400, 'Invalid JSON payload received.');
+    }
+    const publisher = match[1] as 'google' | 'anthropic';
+    const model = decodeURIComponent(match[2]);
+    const method = match[3];
+    this.requests.push({ publisher, model, method, body, headers: req.headers });
+    const failure = /error-(\d{3})$/.exec(model);
+    if (failure) return googleError(res, Number(failure[1]), `The fake answers ${failure[1]} for ${model}`);
+    if (publisher === 'google') {
+      if (method !== 'generateContent' && !(method === 'streamGenerateContent' && url.searchParams.get('alt') === 'sse')) return googleError(res, 404, `Unknown method ${method}`);
+      const problem = validateGeminiRequest(body);
+      if (problem) return googleError(res, 400, problem);
+      return this.gemini(body, model, method !== 'generateContent', res);
+    }
+    if (method !== 'rawPredict' && method !== 'streamRawPredict') return googleError(res, 404, `Unknown method ${method}`);
+    if (body.anthropic_version !== 'vertex-2023-10-16') return googleError(res, 400, 'anthropic_version: vertex-2023-10-16 is required');
+    if ('model' in body) return googleError(res, 400, 'model: Extra inputs are not permitted');
+    const problem = validateAnthropicRequest({ ...body, model });
+    if (problem) return googleError(res, 400, problem);
+    return this.claude(body, model, method === 'streamRawPredict', res);
+  }
+
+  private async token(req: IncomingMessage, raw: string, res: ServerResponse): Promise<void> {
+    const form = new URLSearchParams(raw);
+    const oauthError = (description: string) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'invalid_grant', error_description: description }));
+    };
+    if (!String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded')) return oauthError('form encoding required');
+    if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') return oauthError('unsupported grant_type');
+    const assertion = form.get('assertion') ?? '';
+    try {
+      const header = decodeProtectedHeader(assertion);
+      if (header.kid !== this.account.keyId) return oauthError('Invalid JWT Signature (unknown kid).');
+      const { payload } = await jwtVerify(assertion, this.publicKey, { algorithms: ['RS256'], issuer: this.account.clientEmail, audience: `${this.origin}/token` });
+      if (payload.scope !== 'https://www.googleapis.com/auth/cloud-platform') return oauthError('Invalid scope');
+      if (typeof payload.iat !== 'number' || typeof payload.exp !== 'number' || payload.exp - payload.iat > 3600) return oauthError('Invalid JWT: iat/exp');
+    } catch {
+      return oauthError('Invalid JWT Signature.');
+    }
+    const token = `ya29.fake-${this.issued.length + 1}`;
+    this.issued.push(token);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ access_token: token, expires_in: this.expiresIn, token_type: 'Bearer' }));
+  }
+
+  private gemini(body: Record<string, any>, model: string, stream: boolean, res: ServerResponse): void {
+    const lastUser = [...body.contents].reverse().find((c: any) => c.role === 'user');
+    const text = `echo: ${(lastUser?.parts ?? []).map((p: any) => p.text ?? '').join(' ')}`;
+    const usageMetadata = { promptTokenCount: 9, candidatesTokenCount: 5, totalTokenCount: 14 };
+    if (!stream) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify({ candidates: [{ content: { role: 'model', parts: [{ text }] }, finishReason: 'STOP' }], usageMetadata, modelVersion: model }));
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const pieces = text.match(/.{1,6}/gs) ?? [''];
+    pieces.forEach((piece, i) => {
+      const last = i === pieces.length - 1;
+      const event = { candidates: [{ content: { role: 'model', parts: [{ text: piece }] }, ...(last ? { finishReason: 'STOP' } : {}) }], ...(last ? { usageMetadata } : {}), modelVersion: model };
+      res.write(`data: ${JSON.stringify(event)}\r\n\r\n`);
+    });
+    res.end();
+  }
+
+  private claude(body: Record<string, any>, model: string, stream: boolean, res: ServerResponse): void {
+    const lastUser = [...body.messages].reverse().find((m: any) => m.role === 'user');
+    const text = `echo: ${typeof lastUser.content === 'string' ? lastUser.content : lastUser.content.filter((b: any) => b.type === 'text').map((b: any) => b.text).join(' ')}`;
+    const usage = { input_tokens: 11, output_tokens: 6 };
+    const id = `msg_vrtx_${Date.now()}`;
+    if (!stream) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify({ id, type: 'message', role: 'assistant', model, content: [{ type: 'text', text }], stop_reason: 'end_turn', stop_sequence: null, usage }));
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const send = (event: string, data: object) => res.write(`event: ${event}\ndata: ${JSON.stringify({ type: event, ...data })}\n\n`);
+    send('message_start', { message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 11, output_tokens: 1 } } });
+    send('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
+    for (const w of text.match(/\S+\s*/g) ?? []) send('content_block_delta', { index: 0, delta: { type: 'text_delta', text: w } });
+    send('content_block_stop', { index: 0 });
+    send('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 6 } });
+    send('message_stop', {});
+    res.end();
+  }
+}
+
+const STATUS_NAMES: Record<number, string> = { 400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 503: 'UNAVAILABLE' };
+
+function googleError(res: ServerResponse, status: number, message: string): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ error: { code: status, message, status: STATUS_NAMES[status] ?? 'UNKNOWN' } }));
+}
