@@ -15,3 +15,4 @@ export * from './azure-openai/azure-openai.provider';
 export * from './vertex/vertex.provider';
 export * from './vertex/vertex-token-source';
 export * from './bedrock/bedrock.provider';
+export * from './translation/openai-request';

@@ -1,7 +1,7 @@
-import { InvalidRequestError } from '@tokenhub/common';
 import type { ChatStreamEvent, TokenUsage } from '../chat-provider.interface';
 import { chatCompletionBody, ChunkBuilder, FinishReason, OpenAIToolCall } from '../translation/openai-shapes';
 import { UpstreamError } from '../upstream-error';
+import { messageText, OpenAIMessage, providerRefusal, toolCallArguments } from '../translation/openai-request';
 
 /**
  * Translation between OpenAI chat completions and Anthropic's Messages API
@@ -23,28 +23,9 @@ interface AnthropicMessage {
   content: Block[];
 }
 
-interface OpenAIMessage {
-  role?: string;
-  content?: unknown;
-  name?: string;
-  tool_calls?: Array<{ id?: string; type?: string; function?: { name?: string; arguments?: string } }>;
-  tool_call_id?: string;
-}
 
-function invalid(message: string, param: string): InvalidRequestError {
-  return new InvalidRequestError(`anthropic: ${message}`, param);
-}
+const invalid = (message: string, param: string) => providerRefusal('anthropic', message, param);
 
-function textOf(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content)) {
-    return content
-      .map((p: { type?: string; text?: string }) => (p && (p.type === 'text' || p.type === undefined) && typeof p.text === 'string' ? p.text : ''))
-      .filter(Boolean)
-      .join('\n');
-  }
-  return '';
-}
 
 const DATA_URL = /^data:([^;,]+);base64,(.*)$/s;
 
@@ -74,14 +55,7 @@ function contentBlocks(content: unknown, index: number): Block[] {
   return blocks;
 }
 
-function parseArguments(args: string | undefined, index: number): unknown {
-  if (!args) return {};
-  try {
-    return JSON.parse(args);
-  } catch {
-    throw invalid('tool call arguments must be JSON', `messages[${index}].tool_calls`);
-  }
-}
+const parseArguments = (args: string | undefined, index: number) => toolCallArguments('anthropic', args, index);
 
 function mapToolChoice(choice: unknown, parallel: unknown): Record<string, unknown> | undefined {
   const disableParallel = parallel === false ? { disable_parallel_tool_use: true } : {};
@@ -110,7 +84,7 @@ export function toAnthropicRequest(body: Record<string, any>, model: string, def
     switch (m?.role) {
       case 'system':
       case 'developer': {
-        const text = textOf(m.content);
+        const text = messageText(m.content);
         if (text) system.push(text);
         break;
       }
@@ -127,7 +101,7 @@ export function toAnthropicRequest(body: Record<string, any>, model: string, def
       }
       case 'tool':
         if (typeof m.tool_call_id !== 'string') throw invalid('tool messages need a tool_call_id', `messages[${i}].tool_call_id`);
-        push('user', [{ type: 'tool_result', tool_use_id: m.tool_call_id, content: textOf(m.content) }]);
+        push('user', [{ type: 'tool_result', tool_use_id: m.tool_call_id, content: messageText(m.content) }]);
         break;
       default:
         throw invalid(`role '${String(m?.role)}' is not supported`, `messages[${i}].role`);

@@ -1,7 +1,7 @@
-import { InvalidRequestError } from '@tokenhub/common';
 import type { ChatStreamEvent, TokenUsage } from '../chat-provider.interface';
 import { chatCompletionBody, ChunkBuilder, FinishReason, OpenAIToolCall } from '../translation/openai-shapes';
 import { UpstreamError } from '../upstream-error';
+import { messageText, OpenAIMessage, providerRefusal, toolCallArguments } from '../translation/openai-request';
 
 /**
  * Translation between OpenAI chat completions and Amazon Bedrock's Converse API
@@ -20,27 +20,9 @@ interface ConverseMessage {
   content: Block[];
 }
 
-interface OpenAIMessage {
-  role?: string;
-  content?: unknown;
-  tool_calls?: Array<{ id?: string; type?: string; function?: { name?: string; arguments?: string } }>;
-  tool_call_id?: string;
-}
 
-function invalid(message: string, param: string): InvalidRequestError {
-  return new InvalidRequestError(`bedrock: ${message}`, param);
-}
+const invalid = (message: string, param: string) => providerRefusal('bedrock', message, param);
 
-function textOf(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content)) {
-    return content
-      .map((p: { type?: string; text?: string }) => (p && (p.type === 'text' || p.type === undefined) && typeof p.text === 'string' ? p.text : ''))
-      .filter(Boolean)
-      .join('\n');
-  }
-  return '';
-}
 
 const DATA_URL = /^data:image\/([a-z0-9.+-]+);base64,(.*)$/is;
 const IMAGE_FORMATS: Record<string, string> = { png: 'png', jpeg: 'jpeg', jpg: 'jpeg', gif: 'gif', webp: 'webp' };
@@ -75,14 +57,7 @@ function contentBlocks(content: unknown, index: number): Block[] {
   return blocks;
 }
 
-function parseArguments(args: string | undefined, index: number): unknown {
-  if (!args) return {};
-  try {
-    return JSON.parse(args);
-  } catch {
-    throw invalid('tool call arguments must be JSON', `messages[${index}].tool_calls`);
-  }
-}
+const parseArguments = (args: string | undefined, index: number) => toolCallArguments('bedrock', args, index);
 
 const UNSUPPORTED = ['logit_bias', 'logprobs', 'top_logprobs', 'frequency_penalty', 'presence_penalty'] as const;
 
@@ -115,7 +90,7 @@ export function toConverseRequest(body: Record<string, any>): Record<string, unk
     switch (m?.role) {
       case 'system':
       case 'developer': {
-        const text = textOf(m.content);
+        const text = messageText(m.content);
         if (text) system.push({ text });
         break;
       }
@@ -132,7 +107,7 @@ export function toConverseRequest(body: Record<string, any>): Record<string, unk
       }
       case 'tool':
         if (typeof m.tool_call_id !== 'string') throw invalid('tool messages need a tool_call_id', `messages[${i}].tool_call_id`);
-        push('user', [{ toolResult: { toolUseId: m.tool_call_id, content: [{ text: textOf(m.content) }] } }]);
+        push('user', [{ toolResult: { toolUseId: m.tool_call_id, content: [{ text: messageText(m.content) }] } }]);
         break;
       default:
         throw invalid(`role '${String(m?.role)}' is not supported`, `messages[${i}].role`);
