@@ -155,6 +155,33 @@ describe('chat completions', () => {
       expect(sent).toMatchObject({ model: 'gpt-4o', temperature: 0.2, user: 'user-1234', stop: ['\n\n'] });
     });
 
+    it('passes an image, parallel_tool_calls, json_object and logprobs through unchanged', async () => {
+      const extras = {
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'Describe this' },
+              { type: 'image_url', image_url: { url: 'https://example.com/cat.png', detail: 'high' } },
+            ],
+          },
+        ],
+        tools: [
+          { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } },
+          { type: 'function', function: { name: 'get_time', parameters: { type: 'object', properties: { tz: { type: 'string' } } } } },
+        ],
+        parallel_tool_calls: true,
+        response_format: { type: 'json_object' },
+        logprobs: true,
+        top_logprobs: 3,
+      };
+      const res = await postChat(gw, key, chatBody(extras));
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { choices: Array<{ message: { content: string } }> }).choices[0].message.content).toBe('echo: Describe this');
+      const sent = lastUpstream();
+      for (const [field, value] of Object.entries(extras)) expect(sent[field]).toEqual(value);
+    });
+
     it('keeps fallbacks and metadata to itself', async () => {
       const res = await postChat(gw, key, chatBody({ fallbacks: ['openai/gpt-4o-mini'], metadata: { team: 'search', feature: 'autocomplete' } }));
       expect(res.status).toBe(200);

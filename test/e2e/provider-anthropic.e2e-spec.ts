@@ -166,6 +166,13 @@ describe('the anthropic provider', () => {
     ]);
   });
 
+  it('turns response_format json_object into a system instruction, sending no response_format', async () => {
+    const res = await postChat(gw, key, { model: SONNET, messages: [{ role: 'user', content: 'Give JSON' }], response_format: { type: 'json_object' } });
+    expect(res.status).toBe(200);
+    expect(JSON.stringify(fake.last.body.system)).toMatch(/JSON object/);
+    expect(fake.last.body.response_format).toBeUndefined();
+  });
+
   it('rejects a temperature Anthropic does not accept with a 400 naming the parameter', async () => {
     const before = fake.requests.length;
     const res = await postChat(gw, key, { model: SONNET, messages: [{ role: 'user', content: 'hi' }], temperature: 1.5 });

@@ -63,6 +63,35 @@ describe('the Azure OpenAI provider', () => {
     expect(Number(usage.total_tokens)).toBeGreaterThan(0);
   });
 
+  it('passes tools, parallel_tool_calls, an image, response_format and logprobs through unchanged', async () => {
+    const extras = {
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Describe this' },
+            { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=', detail: 'low' } },
+          ],
+        },
+      ],
+      tools: [
+        { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } },
+        { type: 'function', function: { name: 'get_time', parameters: { type: 'object', properties: { tz: { type: 'string' } } } } },
+      ],
+      tool_choice: 'auto',
+      parallel_tool_calls: true,
+      response_format: { type: 'json_object' },
+      logprobs: true,
+      top_logprobs: 2,
+    };
+    const res = await postChat(gw, key, { model: 'azure/gpt-4o', ...extras });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { choices: Array<{ message: { content: string } }> }).choices[0].message.content).toBe('echo: Describe this');
+    expect(lastAzure().path).toBe('/openai/deployments/gpt-4o/chat/completions');
+    const body = azure.openai.requests[azure.openai.requests.length - 1].body;
+    for (const [field, value] of Object.entries(extras)) expect(body[field]).toEqual(value);
+  });
+
   it('passes an unknown deployment on as an OpenAI-shaped 404', async () => {
     const res = await postChat(gw, key, { model: 'azure/no-such-deployment', messages: [{ role: 'user', content: 'hi' }] });
     expect(res.status).toBe(404);

@@ -172,6 +172,23 @@ describe('the bedrock provider', () => {
     expect(fake.requests.length).toBe(before);
   });
 
+  it('turns response_format json_object into a system block', async () => {
+    const res = await postChat(gw, key, { model: CLAUDE, messages: [{ role: 'user', content: 'Give JSON' }], response_format: { type: 'json_object' } });
+    expect(res.status).toBe(200);
+    expect(fake.last.body.system).toEqual(expect.arrayContaining([{ text: expect.stringMatching(/JSON object/) }]));
+    expect(fake.last.body.response_format).toBeUndefined();
+  });
+
+  it('refuses logprobs with a 400 naming provider and parameter, before calling Bedrock', async () => {
+    const before = fake.requests.length;
+    const res = await postChat(gw, key, { model: CLAUDE, messages: [{ role: 'user', content: 'hi' }], logprobs: true });
+    expect(res.status).toBe(400);
+    const error = expectOpenAIError(await res.json());
+    expect(error.param).toBe('logprobs');
+    expect(error.message).toMatch(/bedrock/);
+    expect(fake.requests.length).toBe(before);
+  });
+
   it('rejects parameters Converse cannot honour with a 400 naming provider and parameter', async () => {
     const before = fake.requests.length;
     const res = await postChat(gw, key, { model: CLAUDE, messages: [{ role: 'user', content: 'hi' }], frequency_penalty: 0.5 });

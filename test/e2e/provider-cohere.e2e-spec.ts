@@ -125,6 +125,12 @@ describe('the Cohere provider', () => {
     expect((cohere.last.messages as Array<{ content: unknown }>)[0].content).toEqual([{ type: 'text', text: 'Describe this' }, { type: 'image_url', image_url: { url } }]);
   });
 
+  it('sends response_format json_object in Cohere\'s own response_format', async () => {
+    const res = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Give JSON' }], response_format: { type: 'json_object' } });
+    expect(res.object).toBe('chat.completion');
+    expect(cohere.last.response_format).toEqual({ type: 'json_object' });
+  });
+
   it('refuses what Cohere cannot do with a 400 naming the parameter, before calling it', async () => {
     const before = cohere.requests.length;
     for (const [extra, param] of [

@@ -150,6 +150,31 @@ describe('the Gemini provider', () => {
     expect(gemini.last.body.contents[0].parts[2]).toEqual({ fileData: { mimeType: 'image/png', fileUri: 'https://example.com/photos/cat.png' } });
   });
 
+  it('sends response_format json_object as responseMimeType, and json_schema with its responseSchema', async () => {
+    const res = await postChat(gw, key, { model: 'gemini/gemini-2.5-flash', messages: [{ role: 'user', content: 'Give JSON' }], response_format: { type: 'json_object' } });
+    expect(res.status).toBe(200);
+    expect(gemini.last.body.generationConfig).toMatchObject({ responseMimeType: 'application/json' });
+    expect(gemini.last.body.generationConfig.responseSchema).toBeUndefined();
+    const schema = { type: 'object', properties: { a: { type: 'string' } }, required: ['a'] };
+    const res2 = await postChat(gw, key, {
+      model: 'gemini/gemini-2.5-flash',
+      messages: [{ role: 'user', content: 'Give JSON' }],
+      response_format: { type: 'json_schema', json_schema: { name: 'x', schema } },
+    });
+    expect(res2.status).toBe(200);
+    expect(gemini.last.body.generationConfig).toMatchObject({ responseMimeType: 'application/json', responseSchema: expect.objectContaining({ properties: expect.anything() }) });
+  });
+
+  it('refuses logprobs with a 400 naming provider and parameter, before calling Gemini', async () => {
+    const before = gemini.requests.length;
+    const res = await postChat(gw, key, { model: 'gemini/gemini-2.5-flash', messages: [{ role: 'user', content: 'hi' }], logprobs: true });
+    expect(res.status).toBe(400);
+    const error = expectOpenAIError(await res.json());
+    expect(error.param).toBe('logprobs');
+    expect(error.message).toMatch(/gemini/i);
+    expect(gemini.requests.length).toBe(before);
+  });
+
   it('refuses a parameter Gemini cannot honour, naming it', async () => {
     const before = gemini.requests.length;
     const res = await postChat(gw, key, { model: 'gemini/gemini-2.5-flash', messages: [{ role: 'user', content: 'hi' }], logit_bias: { '1': 5 } });

@@ -118,6 +118,33 @@ describe('the Vertex AI provider', () => {
     expect(chunks[chunks.length - 1].usage).toMatchObject({ prompt_tokens: 11, completion_tokens: 6 });
   });
 
+  it('sends a Gemini model tools as functionDeclarations and json_object as responseMimeType', async () => {
+    const res = await postChat(gw, key, {
+      model: 'vertex/gemini-2.5-flash',
+      messages: [{ role: 'user', content: 'Weather in Paris and Rome, as JSON' }],
+      tools: [{ type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }],
+      tool_choice: 'auto',
+      response_format: { type: 'json_object' },
+    });
+    expect(res.status).toBe(200);
+    expect(vertex.last).toMatchObject({ publisher: 'google', model: 'gemini-2.5-flash', method: 'generateContent' });
+    expect(vertex.last.body.tools).toEqual([{ functionDeclarations: [expect.objectContaining({ name: 'get_weather', description: 'Weather' })] }]);
+    expect(vertex.last.body.generationConfig).toMatchObject({ responseMimeType: 'application/json' });
+  });
+
+  it('turns json_object for a Claude model into a system instruction', async () => {
+    const res = await postChat(gw, key, {
+      model: 'vertex/claude-sonnet-4@20250514',
+      messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Give JSON' }],
+      response_format: { type: 'json_object' },
+      max_tokens: 32,
+    });
+    expect(res.status).toBe(200);
+    expect(vertex.last).toMatchObject({ publisher: 'anthropic', method: 'rawPredict' });
+    expect(JSON.stringify(vertex.last.body.system)).toMatch(/Be brief\..*JSON object/s);
+    expect(vertex.last.body.response_format).toBeUndefined();
+  });
+
   it('fetched one token and reused it for every request', () => {
     expect(vertex.issued).toEqual(['ya29.fake-1']);
     expect(vertex.requests.length).toBeGreaterThanOrEqual(4);
