@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { ChatModule } from './chat/chat.module';
+import { EmbeddingsModule } from './embeddings/embeddings.module';
 import { GovernanceModule } from './governance/governance.module';
 import { HealthModule } from './health/health.module';
 import { KeysModule } from './keys/keys.module';
@@ -47,6 +48,7 @@ export class AppModule {
         ProviderCredentialsModule,
         GovernanceModule,
         ChatModule,
+        EmbeddingsModule,
         ModelsModule,
         HealthModule,
       ],

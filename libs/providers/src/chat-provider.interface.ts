@@ -31,6 +31,26 @@ export interface ChatStreamEvent {
   usageOnly?: boolean;
 }
 
+/** One embeddings call to a provider, already addressed to `model`. */
+export interface EmbeddingsCall {
+  model: string;
+  /** The texts to embed, one vector each. */
+  input: string[];
+  /** Token-id arrays instead of texts (OpenAI-compatible providers only); `input` is then empty. */
+  tokens?: number[][];
+  /** Output dimensions, for models that can shorten their vectors. */
+  dimensions?: number;
+  user?: string;
+  signal: AbortSignal;
+}
+
+export interface EmbeddingsResult {
+  /** One float vector per input, in input order. */
+  vectors: number[][];
+  /** Prompt tokens as the provider counted them (completionTokens 0); null when it does not say. */
+  usage: TokenUsage | null;
+}
+
 /**
  * A model provider behind TokenHub. Adapters translate to and from the provider's native
  * API; callers only ever see OpenAI shapes. Failures are thrown as `UpstreamError`.
@@ -43,4 +63,6 @@ export interface ChatProvider {
    * a failure before that rejects, a failure later is thrown by the iterator.
    */
   stream(call: ChatCall): Promise<AsyncIterable<ChatStreamEvent>>;
+  /** Embeds texts; absent on providers without an embeddings API. */
+  embed?(call: EmbeddingsCall): Promise<EmbeddingsResult>;
 }

@@ -16,3 +16,4 @@ export * from './vertex/vertex.provider';
 export * from './vertex/vertex-token-source';
 export * from './bedrock/bedrock.provider';
 export * from './translation/openai-request';
+export * from './openai-compatible/openai-embeddings';

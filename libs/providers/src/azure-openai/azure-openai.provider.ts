@@ -12,6 +12,7 @@ export const AZURE_DEFAULT_API_VERSION = '2024-10-21';
  *
  * - the model after `azure/` is the *deployment* name:
  *   `{baseUrl}/openai/deployments/{deployment}/chat/completions?api-version={apiVersion}`
+ *   (and `/embeddings` for an embeddings deployment)
  *   (`baseUrl` is the resource endpoint, e.g. `https://myres.openai.azure.com`);
  * - keys go in the `api-key` header; with `bearerAuth` (set by `AZURE_AD_TOKEN`, a Microsoft
  *   Entra ID access token for the `https://cognitiveservices.azure.com` scope) the token is
@@ -25,9 +26,9 @@ export class AzureOpenAIProvider extends OpenAICompatibleProvider {
     this.apiVersion = config.apiVersion ?? AZURE_DEFAULT_API_VERSION;
   }
 
-  protected override urlFor(model: string): string {
+  protected override urlFor(model: string, operation = 'chat/completions'): string {
     const base = this.config.baseUrl.replace(/\/openai\/?$/, '');
-    return `${base}/openai/deployments/${encodeURIComponent(model)}/chat/completions?api-version=${encodeURIComponent(this.apiVersion)}`;
+    return `${base}/openai/deployments/${encodeURIComponent(model)}/${operation}?api-version=${encodeURIComponent(this.apiVersion)}`;
   }
 
   protected override authorize(headers: Record<string, string>, apiKey: string): void {

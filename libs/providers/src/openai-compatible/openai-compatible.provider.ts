@@ -1,10 +1,11 @@
 import type { ProviderConfig } from '@tokenhub/config';
-import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent } from '../chat-provider.interface';
+import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent, EmbeddingsCall, EmbeddingsResult } from '../chat-provider.interface';
 import { CredentialPool } from '../credentials/credential-pool';
 import { readBody } from '../http/upstream-call';
 import { toUpstreamError, UpstreamHttpClient, UpstreamResponse } from '../http/upstream-http-client';
 import { readServerSentEvents } from '../sse';
 import { parseRetryAfter, UpstreamError, upstreamHttpError } from '../upstream-error';
+import { fromOpenAIEmbeddingsResponse, toOpenAIEmbeddingsRequest } from './openai-embeddings';
 import { fromOpenAIUsage } from './openai-usage';
 
 const USAGE_OBJECT = /"usage"\s*:\s*\{/;
@@ -27,9 +28,9 @@ export class OpenAICompatibleProvider implements ChatProvider {
     this.name = config.name;
   }
 
-  /** Where a call for `model` is posted; variants (Azure OpenAI) address it differently. */
-  protected urlFor(_model: string): string {
-    return `${this.config.baseUrl}/chat/completions`;
+  /** Where a call for `model` is posted (`operation`: the API path); variants (Azure OpenAI) address it differently. */
+  protected urlFor(_model: string, operation = 'chat/completions'): string {
+    return `${this.config.baseUrl}/${operation}`;
   }
 
   /** Puts the credential on the request; `Authorization: Bearer` unless a variant says otherwise. */
@@ -50,6 +51,14 @@ export class OpenAICompatibleProvider implements ChatProvider {
       throw new UpstreamError('protocol', 502, `${this.name} answered without choices`, { code: 'upstream_protocol_error' });
     }
     return { body, usage: fromOpenAIUsage(parsed.usage) };
+  }
+
+  /** `POST {base}/embeddings`; the answer is OpenAI's embeddings list. */
+  async embed(call: EmbeddingsCall): Promise<EmbeddingsResult> {
+    const request = { model: call.model, body: toOpenAIEmbeddingsRequest(call), signal: call.signal };
+    const res = await this.send(request, 'application/json', this.urlFor(call.model, 'embeddings'));
+    const text = (await readBody(res, call.signal)).toString('utf8');
+    return fromOpenAIEmbeddingsResponse(this.name, text, (call.tokens ?? call.input).length);
   }
 
   async stream(call: ChatCall): Promise<AsyncIterable<ChatStreamEvent>> {
@@ -82,12 +91,12 @@ export class OpenAICompatibleProvider implements ChatProvider {
     if (!finished) throw new UpstreamError('protocol', 502, `${this.name} ended the stream early`, { code: 'upstream_stream_truncated' });
   }
 
-  private async send(call: ChatCall, accept: string): Promise<UpstreamResponse> {
+  private async send(call: ChatCall, accept: string, url = this.urlFor(call.model)): Promise<UpstreamResponse> {
     const headers: Record<string, string> = { ...this.config.headers, 'content-type': 'application/json', accept };
     // Weighted among the usable credentials that may serve this model; throws when none can.
     const credential = this.credentials.pick(call.model);
     if (credential) this.authorize(headers, credential.apiKey);
-    const res = await this.http.post({ url: this.urlFor(call.model), headers, body: JSON.stringify(call.body), signal: call.signal });
+    const res = await this.http.post({ url, headers, body: JSON.stringify(call.body), signal: call.signal });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     let text = (await readBody(res, call.signal).catch(() => Buffer.alloc(0))).toString('utf8');
     // Some servers echo the key they refused; it must not reach the client, the logs or the database.
