@@ -52,6 +52,21 @@ export interface UpstreamTimeouts {
   firstByteMs: number;
   /** Longest silence allowed between two body chunks. */
   idleMs: number;
+  /**
+   * Deadline for a whole non-streamed response (headers and body), against upstreams that
+   * trickle bytes just fast enough to stay under `idleMs`. Streams are bounded by `idleMs` only.
+   */
+  responseMs: number;
+  /** Largest non-streamed response body read from an upstream. */
+  maxResponseBytes: number;
+}
+
+/** When a provider credential is skipped after repeated failures (5xx, timeouts, connection errors). */
+export interface CircuitBreakerPolicy {
+  /** Consecutive failures that open the circuit; 0 turns the breaker off. */
+  failureThreshold: number;
+  /** How long an open circuit skips the credential before one probe request is let through. */
+  cooldownMs: number;
 }
 
 export interface RetryPolicy {
@@ -75,8 +90,15 @@ export interface GatewayConfig {
   defaultProvider?: string;
   providers: ProviderConfig[];
   timeouts: UpstreamTimeouts;
+  circuitBreaker: CircuitBreakerPolicy;
   retry: RetryPolicy;
+  /** Drop parameters a provider cannot honour (naming them in `x-tokenhub-dropped-params`) instead of refusing the request; a request's `x-tokenhub-drop-params` header overrides it. */
+  dropParams: boolean;
   authCacheTtlMs: number;
+  /** While the database errors, keys already cached are served this long past their TTL (0: never). */
+  authStaleMaxMs: number;
+  /** The usage ledger's bounds while the database is down or slow (see docs/ledger.md). */
+  ledger: LedgerConfig;
   usageFlushIntervalMs: number;
   usageBatchSize: number;
   bodyLimit: string;
@@ -94,6 +116,34 @@ export interface GatewayConfig {
   jwt?: JwtConfig;
   /** Raw usage records older than this are pruned (rollups are kept). */
   usageRetentionDays: number;
+  /** The response cache (`prompt_cache_key`): TTLs and the semantic lookup. */
+  cache: ResponseCacheConfig;
+}
+
+export interface ResponseCacheConfig {
+  /** How long a cached answer lives unless its namespace or the request (`x-tokenhub-cache-ttl`) says otherwise. */
+  ttlSeconds: number;
+  /** Per namespace (`prompt_cache_key`), from `CACHE_NAMESPACE_TTLS=faq=86400,support=600`. */
+  namespaceTtlSeconds: Record<string, number>;
+  /** `provider/model` that embeds the last user turn for semantic hits; without it, exact hits only. */
+  embeddingsModel?: string;
+  /** Cosine similarity at or above which a stored question counts as the same one. */
+  similarityThreshold: number;
+  /** Deadline of the embeddings call; past it the lookup is a miss. */
+  embeddingTimeoutMs: number;
+  /** Cache writes waiting for the database at most; beyond it new ones are dropped. */
+  maxPendingWrites: number;
+  /** Answers larger than this (bytes of normalised JSON) are not stored. */
+  maxEntryBytes: number;
+}
+
+export interface LedgerConfig {
+  /** Bytes the on-disk spool (`${dataDir}/spool/usage`) may hold; when full, new chat requests get 503. */
+  spoolMaxBytes: number;
+  /** Usage records held in memory at most before they are spilled to the spool. */
+  memoryMaxRecords: number;
+  /** A batch insert taking longer than this is treated as failed and its records spooled. */
+  writeTimeoutMs: number;
 }
 
 export interface JwtConfig {

@@ -44,6 +44,18 @@ class EnvironmentSchema {
   @IsOptional() @Type(() => Number) @IsInt() @Min(1)
   UPSTREAM_IDLE_TIMEOUT_MS?: number;
 
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1)
+  UPSTREAM_RESPONSE_TIMEOUT_MS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1024)
+  UPSTREAM_MAX_RESPONSE_BYTES?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0)
+  CIRCUIT_BREAKER_FAILURES?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1)
+  CIRCUIT_BREAKER_COOLDOWN_MS?: number;
+
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(10)
   TOKENHUB_MAX_RETRIES?: number;
 
@@ -55,6 +67,18 @@ class EnvironmentSchema {
 
   @IsOptional() @Type(() => Number) @IsInt() @Min(0)
   AUTH_CACHE_TTL_MS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0)
+  AUTH_STALE_MAX_MS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1)
+  USAGE_SPOOL_MAX_MB?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(100)
+  USAGE_MEMORY_MAX_RECORDS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(100)
+  USAGE_WRITE_TIMEOUT_MS?: number;
 
   @IsOptional() @Type(() => Number) @IsInt() @Min(10)
   USAGE_FLUSH_INTERVAL_MS?: number;
@@ -76,6 +100,9 @@ class EnvironmentSchema {
 
   @IsOptional() @IsBooleanString()
   DOCS_ENABLED?: string;
+
+  @IsOptional() @IsBooleanString()
+  TOKENHUB_DROP_PARAMS?: string;
 
   @IsOptional() @IsUrl({ protocols: ['redis', 'rediss'], require_tld: false })
   REDIS_URL?: string;
@@ -106,6 +133,27 @@ class EnvironmentSchema {
 
   @IsOptional() @Type(() => Number) @IsInt() @Min(1)
   USAGE_RETENTION_DAYS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1)
+  CACHE_TTL_SECONDS?: number;
+
+  @IsOptional() @Matches(/^(\s*[^=,\s]+=\d+\s*)(,\s*[^=,\s]+=\d+\s*)*$/, { message: 'CACHE_NAMESPACE_TTLS looks like faq=86400,support=600' })
+  CACHE_NAMESPACE_TTLS?: string;
+
+  @IsOptional() @IsString()
+  CACHE_EMBEDDINGS_MODEL?: string;
+
+  @IsOptional() @Type(() => Number) @Min(0) @Max(1)
+  CACHE_SIMILARITY_THRESHOLD?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1)
+  CACHE_EMBEDDING_TIMEOUT_MS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1)
+  CACHE_MAX_PENDING_WRITES?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1)
+  CACHE_MAX_ENTRY_BYTES?: number;
 }
 
 /** The optional JSON file named by `TOKENHUB_CONFIG_FILE`: several keys per provider, custom providers. */
@@ -250,6 +298,16 @@ function bedrockProvider(name: string, env: NodeJS.ProcessEnv, maxRetries: numbe
   };
 }
 
+/** `faq=86400,support=600` as `{ faq: 86400, support: 600 }`. */
+function parseNamespaceTtls(value: string | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const pair of (value ?? '').split(',')) {
+    const [name, seconds] = pair.split('=').map((s) => s.trim());
+    if (name && seconds) out[name] = Number(seconds);
+  }
+  return out;
+}
+
 /** Parses and validates the environment once; throws a `ConfigError` that says what is wrong. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   // An empty variable (as docker compose passes `${X:-}`) means unset.
@@ -280,6 +338,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       connectMs: parsed.UPSTREAM_CONNECT_TIMEOUT_MS ?? 5_000,
       firstByteMs: parsed.UPSTREAM_FIRST_BYTE_TIMEOUT_MS ?? 120_000,
       idleMs: parsed.UPSTREAM_IDLE_TIMEOUT_MS ?? 60_000,
+      responseMs: parsed.UPSTREAM_RESPONSE_TIMEOUT_MS ?? 600_000,
+      maxResponseBytes: parsed.UPSTREAM_MAX_RESPONSE_BYTES ?? 100 * 1024 * 1024,
+    },
+    circuitBreaker: {
+      failureThreshold: parsed.CIRCUIT_BREAKER_FAILURES ?? 5,
+      cooldownMs: parsed.CIRCUIT_BREAKER_COOLDOWN_MS ?? 30_000,
     },
     retry: {
       maxRetries,
@@ -287,7 +351,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       maxDelayMs: 5_000,
       maxRetryAfterMs: parsed.TOKENHUB_RETRY_MAX_AFTER_MS ?? 10_000,
     },
+    dropParams: parsed.TOKENHUB_DROP_PARAMS === 'true',
     authCacheTtlMs: parsed.AUTH_CACHE_TTL_MS ?? 30_000,
+    authStaleMaxMs: parsed.AUTH_STALE_MAX_MS ?? 15 * 60_000,
+    ledger: {
+      spoolMaxBytes: (parsed.USAGE_SPOOL_MAX_MB ?? 1024) * 1024 * 1024,
+      memoryMaxRecords: parsed.USAGE_MEMORY_MAX_RECORDS ?? 10_000,
+      writeTimeoutMs: parsed.USAGE_WRITE_TIMEOUT_MS ?? 5_000,
+    },
     usageFlushIntervalMs: parsed.USAGE_FLUSH_INTERVAL_MS ?? 250,
     usageBatchSize: parsed.USAGE_BATCH_SIZE ?? 500,
     bodyLimit: parsed.BODY_LIMIT ?? '10mb',
@@ -310,5 +381,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
           }
         : undefined,
     usageRetentionDays: parsed.USAGE_RETENTION_DAYS ?? 90,
+    cache: {
+      ttlSeconds: parsed.CACHE_TTL_SECONDS ?? 3600,
+      namespaceTtlSeconds: parseNamespaceTtls(parsed.CACHE_NAMESPACE_TTLS),
+      embeddingsModel: parsed.CACHE_EMBEDDINGS_MODEL,
+      similarityThreshold: parsed.CACHE_SIMILARITY_THRESHOLD ?? 0.92,
+      embeddingTimeoutMs: parsed.CACHE_EMBEDDING_TIMEOUT_MS ?? 2_000,
+      maxPendingWrites: parsed.CACHE_MAX_PENDING_WRITES ?? 10_000,
+      maxEntryBytes: parsed.CACHE_MAX_ENTRY_BYTES ?? 256 * 1024,
+    },
   };
 }

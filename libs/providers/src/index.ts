@@ -16,4 +16,5 @@ export * from './vertex/vertex.provider';
 export * from './vertex/vertex-token-source';
 export * from './bedrock/bedrock.provider';
 export * from './translation/openai-request';
+export * from './translation/parameter-support';
 export * from './openai-compatible/openai-embeddings';

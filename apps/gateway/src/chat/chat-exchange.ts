@@ -29,6 +29,10 @@ export class ChatExchange {
   ttftMs: number | null = null;
   /** Chunks streamed to the client: the output estimate when a stream ends without reporting usage. */
   streamedChunks = 0;
+  /** Parameters the provider cannot honour are dropped rather than refused (the caller opted in). */
+  dropParams = false;
+  /** What was dropped, named in `x-tokenhub-dropped-params`. */
+  readonly droppedParams = new Set<string>();
   /** Gives back what governance holds for this request (budgets settled, limits freed); runs once. */
   releaseLimits: (() => Promise<void>) | null = null;
   statusCode = 200;
@@ -59,6 +63,7 @@ export class ChatExchange {
     this.res.setHeader('x-tokenhub-attempts', String(this.attempts.length));
     if (this.servedProvider) this.res.setHeader('x-tokenhub-provider', this.servedProvider);
     if (this.servedModel) this.res.setHeader('x-tokenhub-model', this.servedModel);
+    if (this.droppedParams.size) this.res.setHeader('x-tokenhub-dropped-params', [...this.droppedParams].join(', '));
   }
 
   /** Records a failure and, unless the response has started, sends the OpenAI-shaped error. */

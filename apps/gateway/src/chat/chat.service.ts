@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { errorTypeForStatus, GatewayError, InvalidRequestError } from '@tokenhub/common';
 import { GATEWAY_CONFIG, type GatewayConfig } from '@tokenhub/config';
-import { ChatCall, ClientCancelledError, ModelCatalog, ProviderRegistry, ResolvedModel, UpstreamError } from '@tokenhub/providers';
+import { ChatCall, ClientCancelledError, ModelCatalog, ProviderRegistry, ResolvedModel, unsupportedParameterError, UpstreamError } from '@tokenhub/providers';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { AuthService } from '../auth/auth.service';
@@ -16,6 +16,7 @@ import { SseWriter } from './sse-writer';
 /** Fields TokenHub consumes itself and never forwards. */
 const GATEWAY_FIELDS = ['fallbacks', 'metadata'];
 const NULL_USAGE = /,\s*"usage"\s*:\s*null/;
+const DROP_PARAMS_HEADER = 'x-tokenhub-drop-params';
 
 /**
  * The chat completions path: authenticate, validate, resolve the model and its
@@ -47,6 +48,7 @@ export class ChatService implements OnModuleDestroy {
     });
     try {
       exchange.captureAudit(req.body);
+      exchange.dropParams = dropParamsWanted(req.headers[DROP_PARAMS_HEADER], this.config.dropParams);
       exchange.principal = await this.auth.authenticate(req.headers.authorization);
       if (!req.is('application/json')) {
         throw new InvalidRequestError('Content-Type must be application/json.', null, 'unsupported_media_type', 415);
@@ -110,7 +112,7 @@ export class ChatService implements OnModuleDestroy {
   private async runAttempts(ex: ChatExchange, body: Record<string, unknown>, targets: ResolvedModel[], wantsUsage: boolean, signal: AbortSignal): Promise<void> {
     const failures: UpstreamError[] = [];
     for (const target of targets) {
-      const call: ChatCall = { model: target.model, body: this.upstreamBody(body, target, ex.stream), signal };
+      const call: ChatCall = { model: target.model, body: this.upstreamBody(ex, body, target), signal };
       for (let retry = 0; ; retry++) {
         const started = performance.now();
         try {
@@ -180,17 +182,26 @@ export class ChatService implements OnModuleDestroy {
     }
   }
 
-  /** The request as the provider gets it: TokenHub's own fields out, defaults in. */
-  private upstreamBody(body: Record<string, unknown>, target: ResolvedModel, stream: boolean): Record<string, unknown> {
+  /**
+   * The request as the provider gets it: TokenHub's own fields out, defaults in. Parameters
+   * the provider cannot honour are a 400, or dropped (and named in a header) when the caller
+   * opted in.
+   */
+  private upstreamBody(ex: ChatExchange, body: Record<string, unknown>, target: ResolvedModel): Record<string, unknown> {
     const out: Record<string, unknown> = { ...body, model: target.model };
     for (const field of GATEWAY_FIELDS) delete out[field];
+    for (const param of target.provider.unsupportedParameters?.(target.model, out) ?? []) {
+      if (!ex.dropParams) throw unsupportedParameterError(target.providerName, param);
+      delete out[param];
+      ex.droppedParams.add(param);
+    }
     if (!target.acceptsPromptCacheKey) delete out.prompt_cache_key;
     if (out.temperature === undefined || out.temperature === null) {
       if (target.entry?.temperature === false) delete out.temperature;
       else out.temperature = DEFAULT_TEMPERATURE;
     }
     // Always ask for usage so streams are accounted; the extra chunk is hidden from callers that did not ask.
-    if (stream) out.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
+    if (ex.stream) out.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
     return out;
   }
 
@@ -236,6 +247,14 @@ export class ChatService implements OnModuleDestroy {
     const type = last.kind === 'http' ? last.type : errorTypeForStatus(last.status);
     return new GatewayError(last.status, message, type, last.code, last.kind === 'http' && failures.length === 1 ? last.param : null, headers);
   }
+}
+
+/** `x-tokenhub-drop-params: true|false` overrides `TOKENHUB_DROP_PARAMS` for one request. */
+function dropParamsWanted(header: string | string[] | undefined, byDefault: boolean): boolean {
+  const value = (Array.isArray(header) ? header[0] : header)?.trim().toLowerCase();
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  return byDefault;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -48,7 +48,6 @@ describe('toAnthropicRequest', () => {
         tool_choice: { type: 'function', function: { name: 'f' } },
         parallel_tool_calls: false,
         n: 1,
-        seed: 3,
       },
       'm',
     );
@@ -59,12 +58,25 @@ describe('toAnthropicRequest', () => {
       tools: [{ name: 'f', description: 'd', input_schema: { type: 'object' } }],
       tool_choice: { type: 'tool', name: 'f', disable_parallel_tool_use: true },
     });
-    expect(req).not.toHaveProperty('seed');
     expect(req).not.toHaveProperty('n');
     const tools = [{ type: 'function', function: { name: 'f' } }];
     expect(toAnthropicRequest({ messages: [{ role: 'user', content: 'x' }], tools, tool_choice: 'required' }, 'm').tool_choice).toEqual({ type: 'any' });
     expect(toAnthropicRequest({ messages: [{ role: 'user', content: 'x' }], tools, tool_choice: 'none' }, 'm').tool_choice).toEqual({ type: 'none' });
     expect(toAnthropicRequest({ messages: [{ role: 'user', content: 'x' }], tools }, 'm').tools).toEqual([{ name: 'f', input_schema: { type: 'object', properties: {} } }]);
+  });
+
+  it.each([
+    ['seed', 3],
+    ['n', 2],
+    ['logprobs', true],
+    ['frequency_penalty', 0.5],
+    ['presence_penalty', -1],
+  ])('refuses %s (Anthropic has no equivalent) with a 400 naming it', (param, value) => {
+    expect(() => toAnthropicRequest({ messages: [{ role: 'user', content: 'x' }], [param]: value }, 'm')).toThrow(
+      expect.objectContaining({ status: 400, param, code: 'unsupported_parameter' }),
+    );
+    // Neutral values change nothing and pass.
+    expect(() => toAnthropicRequest({ messages: [{ role: 'user', content: 'x' }], n: 1, logprobs: false, frequency_penalty: 0 }, 'm')).not.toThrow();
   });
 
   it('rejects a temperature above 1 with a 400 naming the parameter', () => {

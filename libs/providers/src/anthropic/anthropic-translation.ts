@@ -2,6 +2,7 @@ import type { ChatStreamEvent, TokenUsage } from '../chat-provider.interface';
 import { chatCompletionBody, ChunkBuilder, FinishReason, OpenAIToolCall } from '../translation/openai-shapes';
 import { UpstreamError } from '../upstream-error';
 import { messageText, OpenAIMessage, providerRefusal, toolCallArguments } from '../translation/openai-request';
+import { ANTHROPIC_PARAMETERS, refuseUnsupported } from '../translation/parameter-support';
 
 /**
  * Translation between OpenAI chat completions and Anthropic's Messages API
@@ -12,7 +13,8 @@ import { messageText, OpenAIMessage, providerRefusal, toolCallArguments } from '
  * with user); tool results become user `tool_result` blocks; `max_tokens` is required by
  * Anthropic and defaults to the model's catalog maximum (else 4096). `response_format`
  * json_object / json_schema has no native equivalent and becomes a system instruction.
- * Fields Anthropic has no use for (n, seed, penalties, logprobs, ...) are dropped.
+ * Parameters Anthropic cannot honour (n > 1, seed, penalties, logprobs, ...) are refused:
+ * see translation/parameter-support.ts.
  */
 
 export const DEFAULT_MAX_TOKENS = 4096;
@@ -71,6 +73,7 @@ function mapToolChoice(choice: unknown, parallel: unknown): Record<string, unkno
 /** The Anthropic Messages request for an OpenAI chat completions body. */
 export function toAnthropicRequest(body: Record<string, any>, model: string, defaultMaxTokens: number = DEFAULT_MAX_TOKENS): Record<string, unknown> {
   if (!Array.isArray(body.messages)) throw invalid('messages must be an array', 'messages');
+  refuseUnsupported('anthropic', ANTHROPIC_PARAMETERS, body);
   const system: string[] = [];
   const messages: AnthropicMessage[] = [];
   const push = (role: 'user' | 'assistant', blocks: Block[]) => {

@@ -65,7 +65,7 @@ describe('toConverseRequest', () => {
       thrown = err;
     }
     expect(thrown).toBeInstanceOf(InvalidRequestError);
-    expect((thrown as InvalidRequestError).message).toMatch(/^bedrock: /);
+    expect((thrown as InvalidRequestError).message).toMatch(/^Provider bedrock /);
     expect((thrown as InvalidRequestError).param).toBe(param);
     // Neutral values are accepted.
     expect(() => toConverseRequest({ messages: [{ role: 'user', content: 'x' }], frequency_penalty: 0, logprobs: false })).not.toThrow();

@@ -2,6 +2,7 @@ import type { ChatStreamEvent, TokenUsage } from '../chat-provider.interface';
 import { chatCompletionBody, ChunkBuilder, FinishReason, OpenAIToolCall } from '../translation/openai-shapes';
 import { UpstreamError } from '../upstream-error';
 import { messageText, OpenAIMessage, providerRefusal, toolCallArguments } from '../translation/openai-request';
+import { BEDROCK_PARAMETERS, refuseUnsupported } from '../translation/parameter-support';
 
 /**
  * Translation between OpenAI chat completions and Amazon Bedrock's Converse API
@@ -11,7 +12,8 @@ import { messageText, OpenAIMessage, providerRefusal, toolCallArguments } from '
  * the same role are merged (Converse requires user/assistant alternation, starting with
  * user); tool results become user `toolResult` blocks; images must be base64 data URLs
  * (Converse takes bytes, not URLs). Sampling goes to `inferenceConfig`. Parameters Converse
- * cannot honour (logit_bias, logprobs, penalties, n > 1) are refused with a 400.
+ * cannot honour (seed, logit_bias, logprobs, penalties, n > 1) are refused with a 400
+ * (translation/parameter-support.ts).
  */
 
 type Block = Record<string, unknown>;
@@ -59,8 +61,6 @@ function contentBlocks(content: unknown, index: number): Block[] {
 
 const parseArguments = (args: string | undefined, index: number) => toolCallArguments('bedrock', args, index);
 
-const UNSUPPORTED = ['logit_bias', 'logprobs', 'top_logprobs', 'frequency_penalty', 'presence_penalty'] as const;
-
 function mapToolChoice(choice: unknown): Record<string, unknown> | undefined {
   if (choice === undefined || choice === null || choice === 'auto') return { auto: {} };
   if (choice === 'required') return { any: {} };
@@ -72,11 +72,7 @@ function mapToolChoice(choice: unknown): Record<string, unknown> | undefined {
 /** The Converse request body for an OpenAI chat completions body (the model goes in the URL). */
 export function toConverseRequest(body: Record<string, any>): Record<string, unknown> {
   if (!Array.isArray(body.messages)) throw invalid('messages must be an array', 'messages');
-  for (const param of UNSUPPORTED) {
-    const v = body[param];
-    if (v !== undefined && v !== null && v !== false && !(typeof v === 'number' && v === 0)) throw invalid(`${param} is not supported`, param);
-  }
-  if (typeof body.n === 'number' && body.n > 1) throw invalid('n > 1 is not supported', 'n');
+  refuseUnsupported('bedrock', BEDROCK_PARAMETERS, body);
   const system: Block[] = [];
   const messages: ConverseMessage[] = [];
   const push = (role: 'user' | 'assistant', blocks: Block[]) => {

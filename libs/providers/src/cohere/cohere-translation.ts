@@ -2,6 +2,7 @@ import { InvalidRequestError } from '@tokenhub/common';
 import type { ChatStreamEvent, TokenUsage } from '../chat-provider.interface';
 import { chatCompletionBody, ChunkBuilder, FinishReason, OpenAIToolCall } from '../translation/openai-shapes';
 import { UpstreamError } from '../upstream-error';
+import { COHERE_PARAMETERS, refuseUnsupported } from '../translation/parameter-support';
 
 /**
  * Translation between OpenAI chat completions and Cohere's v2 Chat API (`POST /v2/chat`).
@@ -109,11 +110,7 @@ function inRange(provider: string, body: Json, param: string, min: number, max: 
 
 /** The Cohere `/v2/chat` body for an OpenAI chat completions request. */
 export function toCohereRequest(provider: string, model: string, body: Json, stream: boolean): Json {
-  if (present(body.logit_bias) && Object.keys(body.logit_bias as object).length > 0) throw unsupported(provider, 'logit_bias');
-  if (present(body.n) && body.n !== 1) throw unsupported(provider, 'n', 'n other than 1 is not supported');
-  if (present(body.top_logprobs) && body.top_logprobs !== 0) throw unsupported(provider, 'top_logprobs');
-  if (present(body.functions) || present(body.function_call)) throw unsupported(provider, present(body.functions) ? 'functions' : 'function_call');
-  if (present(body.audio) || (Array.isArray(body.modalities) && body.modalities.some((m) => m !== 'text'))) throw unsupported(provider, 'modalities');
+  refuseUnsupported(provider, COHERE_PARAMETERS, body);
 
   const out: Json = { model, messages: translateMessages(provider, body.messages) };
   if (stream) out.stream = true;

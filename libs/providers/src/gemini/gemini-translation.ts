@@ -1,6 +1,7 @@
 import { InvalidRequestError } from '@tokenhub/common';
 import type { ChatStreamEvent, TokenUsage } from '../chat-provider.interface';
 import { chatCompletionBody, ChunkBuilder, FinishReason, OpenAIToolCall } from '../translation/openai-shapes';
+import { GEMINI_PARAMETERS, refuseUnsupported } from '../translation/parameter-support';
 
 /**
  * Translation between OpenAI chat completions and Gemini's `generateContent` /
@@ -52,8 +53,6 @@ export interface GeminiResponse {
   responseId?: string;
 }
 
-/** OpenAI parameters Gemini has no equivalent for: refused rather than silently dropped. */
-const UNSUPPORTED = ['logit_bias', 'top_logprobs', 'audio', 'prediction', 'web_search_options', 'functions', 'function_call'];
 type OpenAIMessage = {
   role: string;
   content?: unknown;
@@ -68,12 +67,7 @@ function unsupported(provider: string, param: string, detail = ''): InvalidReque
 
 /** The Gemini request for an OpenAI chat completions body. Throws `InvalidRequestError` for what Gemini cannot honour. */
 export function toGeminiRequest(body: Record<string, unknown>, provider: string): GeminiRequest {
-  for (const param of UNSUPPORTED) {
-    if (body[param] !== undefined && body[param] !== null) throw unsupported(provider, param);
-  }
-  if (body.logprobs === true) throw unsupported(provider, 'logprobs');
-  if (Array.isArray(body.modalities) && body.modalities.some((m) => m !== 'text')) throw unsupported(provider, 'modalities', ' other than text');
-  if (body.stream === true && typeof body.n === 'number' && body.n > 1) throw unsupported(provider, 'n', ' above 1 when streaming');
+  refuseUnsupported(provider, GEMINI_PARAMETERS, body);
 
   const messages = body.messages as OpenAIMessage[];
   if (!Array.isArray(messages)) throw new InvalidRequestError("'messages' must be an array", 'messages');
