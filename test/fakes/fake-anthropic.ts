@@ -62,62 +62,72 @@ export class FakeAnthropic {
       return error(res, status, type, status === 529 ? 'Overloaded' : `Simulated ${status}`);
     }
 
-    const messages = body.messages as Array<{ role: string; content: any }>;
-    const lastUser = [...messages].reverse().find((m) => m.role === 'user');
-    const lastText = typeof lastUser?.content === 'string' ? lastUser.content : (lastUser?.content ?? []).filter((b: any) => b.type === 'text').map((b: any) => b.text).join(' ');
-    const id = `msg_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
-    const usage = { input_tokens: 12, cache_read_input_tokens: this.cacheReadTokens, cache_creation_input_tokens: this.cacheWriteTokens, output_tokens: 0 };
-    let content: Array<Record<string, any>>;
-    let stopReason: string;
-    if (Array.isArray(body.tools) && body.tools.length && /weather/i.test(lastText)) {
-      content = [
-        { type: 'text', text: 'Let me check.' },
-        { type: 'tool_use', id: 'toolu_paris', name: body.tools[0].name, input: { city: 'Paris' } },
-        { type: 'tool_use', id: 'toolu_tokyo', name: body.tools[0].name, input: { city: 'Tokyo', unit: 'c' } },
-      ];
-      stopReason = 'tool_use';
-    } else {
-      const images = messages.flatMap((m) => (Array.isArray(m.content) ? m.content.filter((b: any) => b.type === 'image') : []));
-      content = [{ type: 'text', text: `echo: ${lastText}${images.length ? ` [${images.length} image(s)]` : ''}` }];
-      stopReason = 'end_turn';
-    }
-    usage.output_tokens = 7;
-
-    if (!body.stream) {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ id, type: 'message', role: 'assistant', model: body.model, content, stop_reason: stopReason, stop_sequence: null, usage }));
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    const send = (event: string, data: object) => res.write(`event: ${event}\ndata: ${JSON.stringify({ type: event, ...data })}\n\n`);
-    send('message_start', {
-      message: { id, type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } },
-    });
-    send('ping', {});
-    content.forEach((block, index) => {
-      if (block.type === 'text') {
-        send('content_block_start', { index, content_block: { type: 'text', text: '' } });
-        const words = (block.text as string).match(/\S+\s*/g) ?? [];
-        for (const w of words) send('content_block_delta', { index, delta: { type: 'text_delta', text: w } });
-      } else {
-        send('content_block_start', { index, content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} } });
-        const json = JSON.stringify(block.input);
-        const mid = Math.floor(json.length / 2);
-        send('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: '' } });
-        send('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: json.slice(0, mid) } });
-        send('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: json.slice(mid) } });
-      }
-      send('content_block_stop', { index });
-      if (body.model === 'error-midstream') {
-        send('error', { error: { type: 'overloaded_error', message: 'Overloaded' } });
-        res.end();
-      }
-    });
-    if (res.writableEnded) return;
-    send('message_delta', { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: usage.output_tokens } });
-    send('message_stop', {});
-    res.end();
+    writeAnthropicAnswer(res, body, body.model, { read: this.cacheReadTokens, write: this.cacheWriteTokens });
   }
+}
+
+/**
+ * Answers a valid Messages request as Anthropic does (JSON, or SSE when `stream`): the echo or the
+ * two parallel tool_use blocks described above, reporting `cache` prompt-cache reads and writes.
+ * Shared with fakes of other platforms serving the same wire format (Vertex AI, where the model
+ * is in the path rather than the body).
+ */
+export function writeAnthropicAnswer(res: ServerResponse, body: Record<string, any>, model: string, cache: { read: number; write: number }): void {
+  const messages = body.messages as Array<{ role: string; content: any }>;
+  const lastUser = [...messages].reverse().find((m) => m.role === 'user');
+  const lastText = typeof lastUser?.content === 'string' ? lastUser.content : (lastUser?.content ?? []).filter((b: any) => b.type === 'text').map((b: any) => b.text).join(' ');
+  const id = `msg_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
+  const usage = { input_tokens: 12, cache_read_input_tokens: cache.read, cache_creation_input_tokens: cache.write, output_tokens: 0 };
+  let content: Array<Record<string, any>>;
+  let stopReason: string;
+  if (Array.isArray(body.tools) && body.tools.length && /weather/i.test(lastText)) {
+    content = [
+      { type: 'text', text: 'Let me check.' },
+      { type: 'tool_use', id: 'toolu_paris', name: body.tools[0].name, input: { city: 'Paris' } },
+      { type: 'tool_use', id: 'toolu_tokyo', name: body.tools[0].name, input: { city: 'Tokyo', unit: 'c' } },
+    ];
+    stopReason = 'tool_use';
+  } else {
+    const images = messages.flatMap((m) => (Array.isArray(m.content) ? m.content.filter((b: any) => b.type === 'image') : []));
+    content = [{ type: 'text', text: `echo: ${lastText}${images.length ? ` [${images.length} image(s)]` : ''}` }];
+    stopReason = 'end_turn';
+  }
+  usage.output_tokens = 7;
+
+  if (!body.stream) {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ id, type: 'message', role: 'assistant', model, content, stop_reason: stopReason, stop_sequence: null, usage }));
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  const send = (event: string, data: object) => res.write(`event: ${event}\ndata: ${JSON.stringify({ type: event, ...data })}\n\n`);
+  send('message_start', {
+    message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } },
+  });
+  send('ping', {});
+  content.forEach((block, index) => {
+    if (block.type === 'text') {
+      send('content_block_start', { index, content_block: { type: 'text', text: '' } });
+      const words = (block.text as string).match(/\S+\s*/g) ?? [];
+      for (const w of words) send('content_block_delta', { index, delta: { type: 'text_delta', text: w } });
+    } else {
+      send('content_block_start', { index, content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} } });
+      const json = JSON.stringify(block.input);
+      const mid = Math.floor(json.length / 2);
+      send('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: '' } });
+      send('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: json.slice(0, mid) } });
+      send('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: json.slice(mid) } });
+    }
+    send('content_block_stop', { index });
+    if (model === 'error-midstream') {
+      send('error', { error: { type: 'overloaded_error', message: 'Overloaded' } });
+      res.end();
+    }
+  });
+  if (res.writableEnded) return;
+  send('message_delta', { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: usage.output_tokens } });
+  send('message_stop', {});
+  res.end();
 }
 
 function validate(body: Record<string, any>): string | null {

@@ -78,62 +78,71 @@ export class FakeGemini {
       return error(res, status, `The fake answers ${status} for ${model}`);
     }
 
-    const lastUser = [...body.contents].reverse().find((c: any) => c.role === 'user' && c.parts.some((p: any) => typeof p.text === 'string'));
-    const userText = (lastUser?.parts ?? []).filter((p: any) => typeof p.text === 'string').map((p: any) => p.text).join(' ');
-    const hasTools = Array.isArray(body.tools) && body.tools.some((t: any) => t.functionDeclarations?.length);
-    const lastContent = body.contents[body.contents.length - 1];
-    const answeringTools = lastContent.parts.some((p: any) => p.functionResponse);
-    const prompt = Math.max(1, Math.ceil(JSON.stringify(body.contents).length / 4));
-    let parts: any[];
-    if (hasTools && !answeringTools && /weather/i.test(userText)) {
-      const name = body.tools[0].functionDeclarations[0].name;
-      parts = [{ functionCall: { name, args: { city: 'Paris' } } }, { functionCall: { name, args: { city: 'London' } } }];
-    } else if (answeringTools) {
-      const names = lastContent.parts.filter((p: any) => p.functionResponse).map((p: any) => p.functionResponse.name);
-      parts = [{ text: `tool results received: ${names.join(', ')}` }];
-    } else {
-      const images = body.contents.flatMap((c: any) => c.parts).filter((p: any) => p.inlineData || p.fileData);
-      const seen = images.map((p: any) => (p.inlineData ? `inline ${p.inlineData.mimeType}` : `file ${p.fileData.mimeType}`));
-      parts = [{ text: `echo: ${userText}${seen.length ? ` [${seen.join('; ')}]` : ''}` }];
-    }
-    const text = parts.map((p) => p.text ?? '').join('');
-    const candidates = Math.max(1, body.generationConfig?.candidateCount ?? 1);
-    const completion = Math.max(1, Math.ceil((text.length || 20) / 4));
-    const usageMetadata = {
-      promptTokenCount: prompt,
-      candidatesTokenCount: completion * candidates,
-      thoughtsTokenCount: 3,
-      cachedContentTokenCount: 2,
-      totalTokenCount: prompt + completion * candidates + 3,
-    };
-    const modelVersion = model;
-    if (!stream) {
-      const json = JSON.stringify({
-        candidates: Array.from({ length: candidates }, (_, index) => ({ content: { role: 'model', parts }, finishReason: 'STOP', index })),
-        usageMetadata,
-        modelVersion,
-        responseId: `resp-${Date.now()}`,
-      });
-      res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(json) });
-      return void res.end(json);
-    }
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    const events: any[] = [];
-    if (parts[0].text !== undefined) {
-      const pieces = text.match(/.{1,6}/gs) ?? [''];
-      pieces.forEach((piece, i) =>
-        events.push({
-          candidates: [{ content: { role: 'model', parts: [{ text: piece }] }, index: 0, ...(i === pieces.length - 1 ? { finishReason: 'STOP' } : {}) }],
-          usageMetadata: i === pieces.length - 1 ? usageMetadata : { promptTokenCount: prompt, totalTokenCount: prompt },
-          modelVersion,
-        }),
-      );
-    } else {
-      events.push({ candidates: [{ content: { role: 'model', parts }, finishReason: 'STOP', index: 0 }], usageMetadata, modelVersion });
-    }
-    for (const e of events) res.write(`data: ${JSON.stringify(e)}\r\n\r\n`);
-    res.end();
+    writeGeminiAnswer(res, body, model, stream);
   }
+}
+
+/**
+ * Answers a valid request as Gemini does (`generateContent` JSON, or `alt=sse` events): the echo,
+ * the two parallel `functionCall`s, or the tool-results acknowledgement described above.
+ * Shared with fakes of other platforms serving the same wire format (Vertex AI).
+ */
+export function writeGeminiAnswer(res: ServerResponse, body: Record<string, any>, model: string, stream: boolean): void {
+  const lastUser = [...body.contents].reverse().find((c: any) => c.role === 'user' && c.parts.some((p: any) => typeof p.text === 'string'));
+  const userText = (lastUser?.parts ?? []).filter((p: any) => typeof p.text === 'string').map((p: any) => p.text).join(' ');
+  const hasTools = Array.isArray(body.tools) && body.tools.some((t: any) => t.functionDeclarations?.length);
+  const lastContent = body.contents[body.contents.length - 1];
+  const answeringTools = lastContent.parts.some((p: any) => p.functionResponse);
+  const prompt = Math.max(1, Math.ceil(JSON.stringify(body.contents).length / 4));
+  let parts: any[];
+  if (hasTools && !answeringTools && /weather/i.test(userText)) {
+    const name = body.tools[0].functionDeclarations[0].name;
+    parts = [{ functionCall: { name, args: { city: 'Paris' } } }, { functionCall: { name, args: { city: 'London' } } }];
+  } else if (answeringTools) {
+    const names = lastContent.parts.filter((p: any) => p.functionResponse).map((p: any) => p.functionResponse.name);
+    parts = [{ text: `tool results received: ${names.join(', ')}` }];
+  } else {
+    const images = body.contents.flatMap((c: any) => c.parts).filter((p: any) => p.inlineData || p.fileData);
+    const seen = images.map((p: any) => (p.inlineData ? `inline ${p.inlineData.mimeType}` : `file ${p.fileData.mimeType}`));
+    parts = [{ text: `echo: ${userText}${seen.length ? ` [${seen.join('; ')}]` : ''}` }];
+  }
+  const text = parts.map((p) => p.text ?? '').join('');
+  const candidates = Math.max(1, body.generationConfig?.candidateCount ?? 1);
+  const completion = Math.max(1, Math.ceil((text.length || 20) / 4));
+  const usageMetadata = {
+    promptTokenCount: prompt,
+    candidatesTokenCount: completion * candidates,
+    thoughtsTokenCount: 3,
+    cachedContentTokenCount: 2,
+    totalTokenCount: prompt + completion * candidates + 3,
+  };
+  const modelVersion = model;
+  if (!stream) {
+    const json = JSON.stringify({
+      candidates: Array.from({ length: candidates }, (_, index) => ({ content: { role: 'model', parts }, finishReason: 'STOP', index })),
+      usageMetadata,
+      modelVersion,
+      responseId: `resp-${Date.now()}`,
+    });
+    res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(json) });
+    return void res.end(json);
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  const events: any[] = [];
+  if (parts[0].text !== undefined) {
+    const pieces = text.match(/.{1,6}/gs) ?? [''];
+    pieces.forEach((piece, i) =>
+      events.push({
+        candidates: [{ content: { role: 'model', parts: [{ text: piece }] }, index: 0, ...(i === pieces.length - 1 ? { finishReason: 'STOP' } : {}) }],
+        usageMetadata: i === pieces.length - 1 ? usageMetadata : { promptTokenCount: prompt, totalTokenCount: prompt },
+        modelVersion,
+      }),
+    );
+  } else {
+    events.push({ candidates: [{ content: { role: 'model', parts }, finishReason: 'STOP', index: 0 }], usageMetadata, modelVersion });
+  }
+  for (const e of events) res.write(`data: ${JSON.stringify(e)}\r\n\r\n`);
+  res.end();
 }
 
 function validate(body: Record<string, any>): string | null {

@@ -2,8 +2,8 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import type { AddressInfo } from 'node:net';
 import { createPublicKey, KeyObject } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
-import { validateAnthropicRequest } from './fake-anthropic';
-import { validateGeminiRequest } from './fake-gemini';
+import { validateAnthropicRequest, writeAnthropicAnswer } from './fake-anthropic';
+import { validateGeminiRequest, writeGeminiAnswer } from './fake-gemini';
 
 /**
  * A fake Google Vertex AI over real HTTP:
@@ -16,8 +16,12 @@ import { validateGeminiRequest } from './fake-gemini';
  *
  * The model endpoints require a bearer token it issued, the configured project and location,
  * and a valid body (the Gemini / Anthropic fakes' checks; Claude bodies carry
- * `anthropic_version: vertex-2023-10-16` and no `model`). They answer "echo: <last user text>";
- * model `*-error-<status>` answers that status with a Google error body.
+ * `anthropic_version: vertex-2023-10-16` and no `model`). They answer as those fakes do, with
+ * their builders: "echo: <last user text>" (naming the images seen), or, with tools and a last
+ * user text mentioning "weather", two parallel calls (Gemini `functionCall` parts; Claude
+ * `tool_use` blocks, streamed as `input_json_delta`s). Gemini usage reports
+ * `cachedContentTokenCount`, Claude usage `cacheReadTokens` / `cacheWriteTokens`.
+ * Model `*-error-<status>` answers that status with a Google error body.
  */
 export interface FakeVertexRequest {
   publisher: 'google' | 'anthropic';
@@ -31,6 +35,9 @@ export class FakeVertex {
   readonly requests: FakeVertexRequest[] = [];
   readonly issued: string[] = [];
   expiresIn = 3600;
+  /** Prompt-cache reads and writes a Claude answer reports (`cache_read_input_tokens`, `cache_creation_input_tokens`). */
+  cacheReadTokens = 100;
+  cacheWriteTokens = 20;
   private server: Server;
   private origin = '';
   private readonly publicKey: KeyObject;
@@ -86,14 +93,15 @@ export class FakeVertex {
       if (method !== 'generateContent' && !(method === 'streamGenerateContent' && url.searchParams.get('alt') === 'sse')) return googleError(res, 404, `Unknown method ${method}`);
       const problem = validateGeminiRequest(body);
       if (problem) return googleError(res, 400, problem);
-      return this.gemini(body, model, method !== 'generateContent', res);
+      return writeGeminiAnswer(res, body, model, method !== 'generateContent');
     }
     if (method !== 'rawPredict' && method !== 'streamRawPredict') return googleError(res, 404, `Unknown method ${method}`);
     if (body.anthropic_version !== 'vertex-2023-10-16') return googleError(res, 400, 'anthropic_version: vertex-2023-10-16 is required');
     if ('model' in body) return googleError(res, 400, 'model: Extra inputs are not permitted');
     const problem = validateAnthropicRequest({ ...body, model });
     if (problem) return googleError(res, 400, problem);
-    return this.claude(body, model, method === 'streamRawPredict', res);
+    if ((body.stream === true) !== (method === 'streamRawPredict')) return googleError(res, 400, `stream must be ${method === 'streamRawPredict'} for ${method}`);
+    return writeAnthropicAnswer(res, body, model, { read: this.cacheReadTokens, write: this.cacheWriteTokens });
   }
 
   private async token(req: IncomingMessage, raw: string, res: ServerResponse): Promise<void> {
@@ -120,43 +128,6 @@ export class FakeVertex {
     res.end(JSON.stringify({ access_token: token, expires_in: this.expiresIn, token_type: 'Bearer' }));
   }
 
-  private gemini(body: Record<string, any>, model: string, stream: boolean, res: ServerResponse): void {
-    const lastUser = [...body.contents].reverse().find((c: any) => c.role === 'user');
-    const text = `echo: ${(lastUser?.parts ?? []).map((p: any) => p.text ?? '').join(' ')}`;
-    const usageMetadata = { promptTokenCount: 9, candidatesTokenCount: 5, totalTokenCount: 14 };
-    if (!stream) {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      return void res.end(JSON.stringify({ candidates: [{ content: { role: 'model', parts: [{ text }] }, finishReason: 'STOP' }], usageMetadata, modelVersion: model }));
-    }
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    const pieces = text.match(/.{1,6}/gs) ?? [''];
-    pieces.forEach((piece, i) => {
-      const last = i === pieces.length - 1;
-      const event = { candidates: [{ content: { role: 'model', parts: [{ text: piece }] }, ...(last ? { finishReason: 'STOP' } : {}) }], ...(last ? { usageMetadata } : {}), modelVersion: model };
-      res.write(`data: ${JSON.stringify(event)}\r\n\r\n`);
-    });
-    res.end();
-  }
-
-  private claude(body: Record<string, any>, model: string, stream: boolean, res: ServerResponse): void {
-    const lastUser = [...body.messages].reverse().find((m: any) => m.role === 'user');
-    const text = `echo: ${typeof lastUser.content === 'string' ? lastUser.content : lastUser.content.filter((b: any) => b.type === 'text').map((b: any) => b.text).join(' ')}`;
-    const usage = { input_tokens: 11, output_tokens: 6 };
-    const id = `msg_vrtx_${Date.now()}`;
-    if (!stream) {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      return void res.end(JSON.stringify({ id, type: 'message', role: 'assistant', model, content: [{ type: 'text', text }], stop_reason: 'end_turn', stop_sequence: null, usage }));
-    }
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    const send = (event: string, data: object) => res.write(`event: ${event}\ndata: ${JSON.stringify({ type: event, ...data })}\n\n`);
-    send('message_start', { message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 11, output_tokens: 1 } } });
-    send('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
-    for (const w of text.match(/\S+\s*/g) ?? []) send('content_block_delta', { index: 0, delta: { type: 'text_delta', text: w } });
-    send('content_block_stop', { index: 0 });
-    send('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 6 } });
-    send('message_stop', {});
-    res.end();
-  }
 }
 
 const STATUS_NAMES: Record<number, string> = { 400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 503: 'UNAVAILABLE' };
