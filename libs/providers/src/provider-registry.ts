@@ -45,7 +45,7 @@ export class ProviderRegistry {
   }
 
   private addProvider(p: ProviderConfig): void {
-    const pool = new CredentialPool(p.name, p.credentials, (event, credential) => this.credentialDisabled(event, credential));
+    const pool = new CredentialPool(p.name, p.credentials, (event, credential) => this.credentialDisabled(event, credential), this.config.circuitBreaker);
     this.pools.set(p.name, pool);
     this.providers.set(p.name, {
       provider: PROVIDER_FACTORIES[p.family](p, this.http, pool),

@@ -46,6 +46,13 @@ describe('upstreamHttpError', () => {
   });
 
   it('keeps a text body as the message', () => {
-    expect(upstreamHttpError(502, '<html>Bad gateway</html>').message).toBe('<html>Bad gateway</html>');
+    expect(upstreamHttpError(502, 'upstream connect error').message).toBe('upstream connect error');
+  });
+
+  it('sums up an HTML error page by its title, or its text without tags', () => {
+    expect(upstreamHttpError(502, '<html>Bad gateway</html>').message).toBe('HTTP 502: Bad gateway');
+    const page = '<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title><style>body{}</style></head><body><h1>502</h1>' + 'x'.repeat(5000) + '</body></html>';
+    expect(upstreamHttpError(502, page).message).toBe('HTTP 502: 502 Bad Gateway');
+    expect(upstreamHttpError(503, '<html><body><h1>Service\n  Unavailable</h1></body></html>').message).toBe('HTTP 503: Service Unavailable');
   });
 });

@@ -90,7 +90,19 @@ export function upstreamHttpError(status: number, bodyText: string, retryAfterMs
       if (typeof e.param === 'string') param = e.param;
     }
   } catch {
-    // Not JSON: keep the text.
+    // Not JSON: the text, or for a proxy's HTML error page a short summary of it.
+    if (/^\s*</.test(bodyText)) message = summarizeHtml(status, bodyText);
   }
   return new UpstreamError('http', status, message, { type, code, param, retryAfterMs });
+}
+
+/** `HTTP 502: Bad Gateway` from an HTML page: its title, else its text without tags. */
+function summarizeHtml(status: number, html: string): string {
+  const title = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(html)?.[1];
+  const text = (title ?? html.replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]*>/g, ' '))
+    .replace(/&nbsp;/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 200);
+  return text ? `HTTP ${status}: ${text}` : `HTTP ${status}`;
 }

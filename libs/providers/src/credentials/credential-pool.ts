@@ -1,6 +1,7 @@
 import { secretHint } from '@tokenhub/common';
-import type { ProviderCredential } from '@tokenhub/config';
+import type { CircuitBreakerPolicy, ProviderCredential } from '@tokenhub/config';
 import { UpstreamError } from '../upstream-error';
+import { CircuitBreaker, DEFAULT_CIRCUIT_BREAKER } from './circuit-breaker';
 
 /** Where a credential comes from: the environment (or config file), or the admin API (stored encrypted). */
 export type CredentialSource = 'env' | 'database';
@@ -61,6 +62,8 @@ export interface PooledCredential {
   disabledReason: string | null;
   /** Epoch ms until which a 429 keeps it out. */
   coolingUntil: number;
+  /** Skips it after repeated 5xx, timeouts and connection errors. */
+  readonly breaker: CircuitBreaker;
   /**
    * Disabled here before the database says so: kept disabled while the stored row is not newer
    * than `until` (the disable's own write), so a refresh racing that write does not revive it.
@@ -90,23 +93,32 @@ export function credentialAllows(allowedModels: string[] | null, provider: strin
   });
 }
 
+/** Told how one upstream call went: `true` when the upstream answered (anything but a 5xx), `false` on a 5xx, timeout or connection error. */
+export type UpstreamOutcomeListener = (ok: boolean) => void;
+
 /**
  * The credentials of one provider (from the environment and from the database) and their
  * health. Requests spread over the usable ones by weight; a credential the provider refuses
  * (401/403) leaves the rotation until re-enabled, one it rate-limits (429) sits out its
- * `Retry-After`.
+ * `Retry-After`, one whose calls keep failing (5xx, timeouts, connection errors) is skipped
+ * while its circuit breaker is open.
  */
 export class CredentialPool {
   private readonly env: PooledCredential[];
   /** Keyless self-hosted servers (Ollama, vLLM) are called without a credential when none is configured. */
   private readonly keyless: boolean;
   private stored = new Map<string, PooledCredential>();
+  /** The breaker of a keyless server, called without a credential. */
+  private readonly keylessBreaker: CircuitBreaker;
 
   constructor(
     readonly provider: string,
     envCredentials: ProviderCredential[],
     private readonly onDisabled: (event: CredentialDisabledEvent, credential: PooledCredential) => void,
+    private readonly breakerPolicy: CircuitBreakerPolicy = DEFAULT_CIRCUIT_BREAKER,
+    private readonly now: () => number = Date.now,
   ) {
+    this.keylessBreaker = new CircuitBreaker(breakerPolicy, now);
     const withKeys = envCredentials.filter((c): c is ProviderCredential & { apiKey: string } => !!c.apiKey);
     this.keyless = withKeys.length === 0 && envCredentials.length > 0;
     this.env = withKeys.map((c, i) => ({
@@ -120,6 +132,7 @@ export class CredentialPool {
       enabled: true,
       disabledReason: null,
       coolingUntil: 0,
+      breaker: new CircuitBreaker(breakerPolicy, now),
     }));
   }
 
@@ -147,6 +160,7 @@ export class CredentialPool {
         enabled: row.enabled,
         disabledReason: row.disabledReason,
         coolingUntil: prev?.coolingUntil ?? 0,
+        breaker: prev?.breaker ?? new CircuitBreaker(this.breakerPolicy, this.now),
       };
       if (prev?.localDisable && row.enabled && row.updatedAt.getTime() <= prev.localDisable.until) {
         entry.enabled = false;
@@ -183,7 +197,7 @@ export class CredentialPool {
   }
 
   states(): CredentialState[] {
-    const now = Date.now();
+    const now = this.now();
     return [...this.env, ...this.stored.values()].map((c) => ({
       id: c.id,
       source: c.source,
@@ -200,20 +214,45 @@ export class CredentialPool {
 
   /**
    * Picks the credential for one attempt at `model`: a weighted choice among the enabled,
-   * not cooling ones whose `allowed_models` admit it. `null` means call without a key
-   * (a keyless server). Throws an `UpstreamError` another target can recover from when
-   * none is usable.
+   * not cooling ones whose `allowed_models` admit it and whose circuit lets a call through
+   * (a half-open one's call is its probe). `null` means call without a key (a keyless
+   * server). Throws an `UpstreamError` another target can recover from when none is usable.
    */
   pick(model: string): PooledCredential | null {
     const all = this.stored.size > 0 ? [...this.env, ...this.stored.values()] : this.env;
     if (all.length === 0) {
-      if (this.keyless) return null;
-      throw new UpstreamError('http', 503, `${this.provider} has no credential configured`, { code: 'no_provider_credential', retryable: false });
+      if (!this.keyless) throw new UpstreamError('http', 503, `${this.provider} has no credential configured`, { code: 'no_provider_credential', retryable: false });
+      if (!this.keylessBreaker.available()) throw this.circuitOpen([this.keylessBreaker]);
+      this.keylessBreaker.acquire();
+      return null;
     }
-    const now = Date.now();
+    const now = this.now();
     const candidates = all.filter((c) => c.enabled && c.coolingUntil <= now && credentialAllows(c.allowedModels, this.provider, model));
-    if (candidates.length > 0) return weightedChoice(candidates);
-    return this.explainNone(all, model, now);
+    if (candidates.length === 0) return this.explainNone(all, model, now);
+    const closed = candidates.filter((c) => c.breaker.available());
+    if (closed.length === 0) throw this.circuitOpen(candidates.map((c) => c.breaker));
+    const chosen = weightedChoice(closed);
+    chosen.breaker.acquire();
+    return chosen;
+  }
+
+  /**
+   * The listener the HTTP client tells how a call with `credential` went (`null`: the keyless
+   * server's), feeding that credential's circuit breaker.
+   */
+  outcomeListener(credential: PooledCredential | null): UpstreamOutcomeListener {
+    const breaker = credential ? credential.breaker : this.keylessBreaker;
+    return (ok) => (ok ? breaker.succeeded() : breaker.failed());
+  }
+
+  /** Every usable credential's circuit is open: fail fast, so the next fallback is tried at once. */
+  private circuitOpen(breakers: CircuitBreaker[]): UpstreamError {
+    const waitMs = Math.min(...breakers.map((b) => b.retryAfterMs()));
+    return new UpstreamError('http', 503, `Every ${this.provider} credential is paused after repeated upstream failures (circuit open, ${Math.ceil(waitMs / 1000)} s left).`, {
+      code: 'circuit_open',
+      retryAfterMs: waitMs,
+      retryable: false,
+    });
   }
 
   /**
@@ -236,7 +275,7 @@ export class CredentialPool {
       return this.hasUsable(model) ? err.withRetry(true, { dropRetryAfter: true }) : err;
     }
     if (err.status === 429 && err.retryAfterMs !== undefined && err.retryAfterMs > 0) {
-      credential.coolingUntil = Math.max(credential.coolingUntil, Date.now() + err.retryAfterMs);
+      credential.coolingUntil = Math.max(credential.coolingUntil, this.now() + err.retryAfterMs);
       // Another credential can take the retry now, without waiting out this one's Retry-After.
       if (this.hasUsable(model)) return err.withRetry(true, { dropRetryAfter: true });
     }
@@ -244,9 +283,9 @@ export class CredentialPool {
   }
 
   private hasUsable(model: string): boolean {
-    const now = Date.now();
+    const now = this.now();
     const all = this.stored.size > 0 ? [...this.env, ...this.stored.values()] : this.env;
-    return all.some((c) => c.enabled && c.coolingUntil <= now && credentialAllows(c.allowedModels, this.provider, model));
+    return all.some((c) => c.enabled && c.coolingUntil <= now && c.breaker.available() && credentialAllows(c.allowedModels, this.provider, model));
   }
 
   private explainNone(all: PooledCredential[], model: string, now: number): never {

@@ -79,7 +79,7 @@ export class GeminiProvider implements ChatProvider {
     const credential = this.credentials.pick(call.model);
     if (this.endpoint) Object.assign(headers, await this.endpoint.headers(call.signal));
     else if (credential?.apiKey) headers['x-goog-api-key'] = credential.apiKey;
-    const res = await this.http.post({ url, headers, body: JSON.stringify(request), signal: call.signal });
+    const res = await this.http.post({ url, headers, body: JSON.stringify(request), signal: call.signal, onOutcome: this.credentials.outcomeListener(credential) });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     let text = (await readBody(res, call.signal).catch(() => Buffer.alloc(0))).toString('utf8');
     if (credential?.apiKey && text.includes(credential.apiKey)) text = text.split(credential.apiKey).join('[redacted]');

@@ -1,5 +1,6 @@
 import { Agent, Dispatcher, errors } from 'undici';
 import type { UpstreamTimeouts } from '@tokenhub/config';
+import type { UpstreamOutcomeListener } from '../credentials/credential-pool';
 import { ClientCancelledError, UpstreamError } from '../upstream-error';
 
 export interface UpstreamRequest {
@@ -7,19 +8,33 @@ export interface UpstreamRequest {
   headers: Record<string, string>;
   body: string;
   signal: AbortSignal;
+  /**
+   * Told how the call went, for the credential's circuit breaker: `true` once the upstream
+   * answers (below 500), `false` on a 5xx, a deadline, a connection error, or a body that
+   * breaks off. A call the client cancels reports nothing.
+   */
+  onOutcome?: UpstreamOutcomeListener;
 }
 
-export type UpstreamResponse = Dispatcher.ResponseData;
+/** How much of a whole (non-streamed) body `readBody` waits for and accepts. */
+export interface BodyLimits {
+  /** Epoch ms by which the whole body must have arrived (`UPSTREAM_RESPONSE_TIMEOUT_MS` after the request). */
+  deadlineAt: number;
+  maxBytes: number;
+}
+
+export type UpstreamResponse = Dispatcher.ResponseData & { readonly bodyLimits?: BodyLimits };
 
 /**
  * TokenHub's one HTTP client for upstream calls: undici keep-alive pools per origin,
- * connect / first-byte / between-chunks deadlines, and the caller's AbortSignal passed
+ * connect / first-byte / between-chunks deadlines (and a whole-response deadline and size
+ * cap that `readBody` applies to non-streamed bodies), and the caller's AbortSignal passed
  * through so a client hanging up closes the upstream connection.
  */
 export class UpstreamHttpClient {
   private readonly agent: Agent;
 
-  constructor(timeouts: UpstreamTimeouts) {
+  constructor(private readonly timeouts: UpstreamTimeouts) {
     this.agent = new Agent({
       connect: { timeout: timeouts.connectMs },
       headersTimeout: timeouts.firstByteMs,
@@ -31,8 +46,10 @@ export class UpstreamHttpClient {
   }
 
   async post(req: UpstreamRequest): Promise<UpstreamResponse> {
+    const started = Date.now();
+    let res: Dispatcher.ResponseData;
     try {
-      return await this.agent.request({
+      res = await this.agent.request({
         origin: new URL(req.url).origin,
         path: req.url.slice(req.url.indexOf('/', req.url.indexOf('//') + 2)),
         method: 'POST',
@@ -41,8 +58,21 @@ export class UpstreamHttpClient {
         signal: req.signal,
       });
     } catch (err) {
-      throw toUpstreamError(err, req.signal);
+      const mapped = toUpstreamError(err, req.signal);
+      if (mapped instanceof UpstreamError) req.onOutcome?.(false);
+      throw mapped;
     }
+    const { onOutcome } = req;
+    if (onOutcome) {
+      onOutcome(res.statusCode < 500);
+      // A body that breaks off (reset, idle deadline, `readBody`'s deadline) counts as a failure;
+      // one the adapter closes itself, or the client's cancellation, does not.
+      res.body.once('error', () => {
+        if (!req.signal.aborted) onOutcome(false);
+      });
+    }
+    const bodyLimits: BodyLimits = { deadlineAt: started + this.timeouts.responseMs, maxBytes: this.timeouts.maxResponseBytes };
+    return Object.assign(res, { bodyLimits });
   }
 
   close(): Promise<void> {

@@ -74,11 +74,13 @@ export class OpenAICompatibleProvider implements ChatProvider {
         if (data === '[DONE]') return;
         if (message.event === 'error' || data.startsWith('{"error"')) throw streamedError(this.name, data);
         if (!finished && FINISHED.test(data)) finished = true;
+        // Parsed even when passed through as is: a broken chunk must not reach the client as if it were one.
+        const chunk = JSON.parse(data) as { choices?: unknown[]; usage?: Parameters<typeof fromOpenAIUsage>[0] } | null;
+        if (!chunk || typeof chunk !== 'object') throw new SyntaxError('not a chunk object');
         if (!USAGE_OBJECT.test(data)) {
           yield { data };
           continue;
         }
-        const chunk = JSON.parse(data) as { choices?: unknown[]; usage?: Parameters<typeof fromOpenAIUsage>[0] };
         yield { data, usage: fromOpenAIUsage(chunk.usage) ?? undefined, usageOnly: !chunk.choices?.length };
       }
     } catch (err) {
@@ -96,7 +98,7 @@ export class OpenAICompatibleProvider implements ChatProvider {
     // Weighted among the usable credentials that may serve this model; throws when none can.
     const credential = this.credentials.pick(call.model);
     if (credential) this.authorize(headers, credential.apiKey);
-    const res = await this.http.post({ url, headers, body: JSON.stringify(call.body), signal: call.signal });
+    const res = await this.http.post({ url, headers, body: JSON.stringify(call.body), signal: call.signal, onOutcome: this.credentials.outcomeListener(credential) });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     let text = (await readBody(res, call.signal).catch(() => Buffer.alloc(0))).toString('utf8');
     // Some servers echo the key they refused; it must not reach the client, the logs or the database.
