@@ -7,6 +7,7 @@ import { FakeOpenAI } from './fake-openai';
  * `FakeOpenAI` (whose bodies, validation and failure-steering model names it reuses).
  *
  *   POST /openai/deployments/{deployment}/chat/completions?api-version=...
+ *   POST /openai/deployments/{deployment}/embeddings?api-version=...
  *
  * Rejects as Azure does: 401 without an `api-key` header (or a bearer Entra ID token),
  * 400 without `api-version`, 404 `DeploymentNotFound` for a deployment it does not have.
@@ -56,7 +57,7 @@ export class FakeAzureOpenAI {
       return azureError(res, 401, '401', 'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.');
     }
     if (!apiVersion) return azureError(res, 400, 'BadRequest', 'Missing required query parameter: api-version');
-    const match = /^\/openai\/deployments\/([^/]+)\/chat\/completions$/.exec(url.pathname);
+    const match = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/.exec(url.pathname);
     if (req.method !== 'POST' || !match) return azureError(res, 404, '404', 'Resource not found');
     const deployment = decodeURIComponent(match[1]);
     if (!this.deployments.has(deployment)) {
@@ -76,7 +77,7 @@ export class FakeAzureOpenAI {
       host: this.upstream.hostname,
       port: this.upstream.port,
       method: 'POST',
-      path: '/v1/chat/completions',
+      path: `/v1/${match[2]}`,
       headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey ?? bearer}`, 'content-length': Buffer.byteLength(forwarded) },
     });
     upstream.on('response', (up) => {

@@ -72,7 +72,11 @@ export class FakeOpenAI {
     return this.requests.filter((r) => r.body.model === model).length;
   }
 
+  /** Bodies of the `POST /v1/embeddings` calls received, in order. */
+  readonly embeddingRequests: Array<Record<string, unknown>> = [];
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method === 'POST' && req.url === '/v1/embeddings') return this.embeddings(req, res);
     if (req.method !== 'POST' || req.url !== '/v1/chat/completions') return error(res, 404, `Unknown path ${req.url}`, 'invalid_request_error', null, 'unknown_url');
     if (!/^Bearer \S+$/.test(req.headers.authorization ?? '')) {
       return error(res, 401, 'You didn\'t provide an API key.', 'invalid_request_error', null, 'invalid_api_key');
@@ -139,6 +143,45 @@ export class FakeOpenAI {
     res.end(json);
   }
 
+  /**
+   * `POST /v1/embeddings`, validated as OpenAI does; vectors are {@link bagOfWordsEmbedding}s
+   * (`error-<status>` models fail as for chat).
+   */
+  private async embeddings(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!/^Bearer \S+$/.test(req.headers.authorization ?? '')) {
+      return error(res, 401, 'You didn\'t provide an API key.', 'invalid_request_error', null, 'invalid_api_key');
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      return error(res, 400, 'We could not parse the JSON body of your request.', 'invalid_request_error');
+    }
+    this.embeddingRequests.push(body);
+    const problem = validateEmbeddings(body);
+    if (problem) return error(res, problem.status ?? 400, problem.message, 'invalid_request_error', problem.param, problem.code);
+    const status = /^error-(\d{3})$/.exec(body.model as string);
+    if (status) return error(res, Number(status[1]), `The fake answers ${status[1]} for ${body.model}`, Number(status[1]) >= 500 ? 'server_error' : 'invalid_request_error');
+    const model = body.model as string;
+    const inputs = typeof body.input === 'string' ? [body.input] : (body.input as unknown[]);
+    const dims = (body.dimensions as number | undefined) ?? EMBEDDING_MODELS[model];
+    const texts = inputs.map((x) => (typeof x === 'string' ? x : typeof x === 'number' ? `t${x}` : (x as number[]).map((t) => `t${t}`).join(' ')));
+    const tokens = texts.reduce((sum, t) => sum + Math.max(1, Math.ceil(t.length / 4)), 0);
+    const json = JSON.stringify({
+      object: 'list',
+      data: (typeof inputs[0] === 'number' ? [texts.join(' ')] : texts).map((t, index) => {
+        const vector = bagOfWordsEmbedding(t, dims);
+        return { object: 'embedding', index, embedding: body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector };
+      }),
+      model,
+      usage: { prompt_tokens: tokens, total_tokens: tokens },
+    });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
+    res.end(json);
+  }
+
   private async stream(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>, text: string): Promise<void> {
     const model = body.model as string;
     const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
@@ -200,6 +243,55 @@ function validate(body: Record<string, unknown>): { message: string; param: stri
     return { message: "The 'stream_options' parameter is only allowed when 'stream' is enabled.", param: 'stream_options', code: 'invalid_value' };
   }
   return null;
+}
+
+/** Embedding models the fake serves, with their native dimensions (`error-<status>` models fail). */
+const EMBEDDING_MODELS: Record<string, number> = { 'text-embedding-3-small': 1536, 'text-embedding-3-large': 3072, 'text-embedding-ada-002': 1536 };
+const EMBEDDING_FIELDS = new Set(['model', 'input', 'encoding_format', 'dimensions', 'user']);
+
+function validateEmbeddings(body: Record<string, unknown>): { message: string; param: string | null; code?: string; status?: number } | null {
+  for (const key of Object.keys(body)) {
+    if (!EMBEDDING_FIELDS.has(key)) return { message: `Unrecognized request argument supplied: ${key}`, param: null, code: 'unknown_parameter' };
+  }
+  if (typeof body.model !== 'string') return { message: 'you must provide a model parameter', param: 'model' };
+  if (/^error-\d{3}$/.test(body.model)) return null;
+  const native = EMBEDDING_MODELS[body.model];
+  if (!native) return { message: `The model \`${body.model}\` does not exist or you do not have access to it.`, param: null, code: 'model_not_found', status: 404 };
+  const input = body.input;
+  const isTokens = (v: unknown) => Array.isArray(v) && v.length > 0 && v.every((t) => Number.isInteger(t) && (t as number) >= 0);
+  const valid =
+    (typeof input === 'string' && input.length > 0) ||
+    (Array.isArray(input) && input.length > 0 && input.length <= 2048 &&
+      (input.every((x) => typeof x === 'string' && x.length > 0) || isTokens(input) || input.every(isTokens)));
+  if (!valid) return { message: "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.", param: null };
+  if (body.encoding_format !== undefined && body.encoding_format !== 'float' && body.encoding_format !== 'base64') {
+    return { message: `Invalid value for 'encoding_format': '${String(body.encoding_format)}'. Supported values are: 'float' and 'base64'.`, param: 'encoding_format', code: 'invalid_value' };
+  }
+  if (body.dimensions !== undefined) {
+    if (!body.model.startsWith('text-embedding-3')) return { message: 'This model does not support specifying dimensions.', param: null };
+    if (!Number.isInteger(body.dimensions) || (body.dimensions as number) < 1 || (body.dimensions as number) > native) {
+      return { message: `Invalid value for 'dimensions' = ${String(body.dimensions)}. Must be between 1 and ${native}.`, param: 'dimensions', code: 'invalid_value' };
+    }
+  }
+  return null;
+}
+
+/**
+ * A deterministic stand-in for a semantic embedding: each lower-cased word is hashed into one
+ * of `dims` buckets (with a hashed sign), and the vector is L2-normalised. Texts that share most
+ * words (paraphrases) have a cosine similarity near 1; texts with different words near 0.
+ */
+export function bagOfWordsEmbedding(text: string, dims = 64): number[] {
+  const vector = new Array<number>(dims).fill(0);
+  for (const word of text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []) {
+    let h = 2166136261;
+    for (let i = 0; i < word.length; i++) h = Math.imul(h ^ word.charCodeAt(i), 16777619) >>> 0;
+    vector[h % dims] += (h >>> 16) & 1 ? 1 : -1;
+  }
+  const norm = Math.hypot(...vector);
+  // A text without words still gets a unit vector: the first axis.
+  if (norm === 0) vector[0] = 1;
+  return norm === 0 ? vector : vector.map((v) => v / norm);
 }
 
 function error(res: ServerResponse, status: number, message: string, type: string, param: string | null = null, code: string | null = null): void {

@@ -1,0 +1,174 @@
+import OpenAI from 'openai';
+import { FakeAnthropic } from '../fakes/fake-anthropic';
+import { FakeAzureOpenAI } from '../fakes/fake-azure';
+import { bagOfWordsEmbedding, FakeOpenAI } from '../fakes/fake-openai';
+import { setLimits } from './governance-helpers';
+import { expectOpenAIError, Gateway, startGateway } from './harness';
+
+jest.setTimeout(60_000);
+
+const cosine = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i], 0) / (Math.hypot(...a) * Math.hypot(...b));
+const fromBase64 = (s: string) => {
+  const bytes = Buffer.from(s, 'base64');
+  return Array.from({ length: bytes.length / 4 }, (_, i) => bytes.readFloatLE(i * 4));
+};
+
+describe('POST /v1/embeddings', () => {
+  let openai: FakeOpenAI;
+  let azure: FakeAzureOpenAI;
+  let anthropic: FakeAnthropic;
+  let gw: Gateway;
+  let key: string;
+  let keyId: string;
+  let client: OpenAI;
+
+  beforeAll(async () => {
+    openai = new FakeOpenAI();
+    azure = new FakeAzureOpenAI(new Set(['text-embedding-3-small']));
+    anthropic = new FakeAnthropic();
+    const [openaiBase, azureBase, anthropicBase] = await Promise.all([openai.start(), azure.start(), anthropic.start()]);
+    gw = await startGateway({
+      OPENAI_API_KEY: 'sk-upstream',
+      OPENAI_BASE_URL: openaiBase,
+      AZURE_API_KEY: 'az-upstream',
+      AZURE_BASE_URL: azureBase,
+      ANTHROPIC_API_KEY: 'sk-ant-upstream',
+      ANTHROPIC_BASE_URL: anthropicBase,
+    });
+    ({ key, id: keyId } = await gw.createKey('embeddings-spec'));
+    client = new OpenAI({ apiKey: key, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await Promise.all([openai?.stop(), azure?.stop(), anthropic?.stop()]);
+  });
+
+  describe('OpenAI', () => {
+    it('embeds several texts as floats, in order, with usage, through the official SDK', async () => {
+      const { data, response } = await client.embeddings
+        .create({ model: 'openai/text-embedding-3-small', input: ['How do I reset my password?', 'What is the capital of France?'], encoding_format: 'float' })
+        .withResponse();
+      expect(response.headers.get('x-tokenhub-provider')).toBe('openai');
+      expect(data.object).toBe('list');
+      expect(data.model).toBe('text-embedding-3-small');
+      expect(data.data.map((d) => [d.object, d.index])).toEqual([['embedding', 0], ['embedding', 1]]);
+      expect(data.data[0].embedding).toHaveLength(1536);
+      expect(data.data[0].embedding[0]).toBeCloseTo(bagOfWordsEmbedding('How do I reset my password?', 1536)[0], 6);
+      expect(data.usage.prompt_tokens).toBeGreaterThan(0);
+      expect(data.usage.total_tokens).toBe(data.usage.prompt_tokens);
+      expect(openai.embeddingRequests[openai.embeddingRequests.length - 1]).toEqual({
+        model: 'text-embedding-3-small',
+        input: ['How do I reset my password?', 'What is the capital of France?'],
+        encoding_format: 'float',
+      });
+    });
+
+    it('answers base64 (little-endian float32) when asked, as the SDK decodes by default', async () => {
+      // The SDK asks for base64 unless told otherwise, and decodes it to numbers.
+      const decoded = await client.embeddings.create({ model: 'text-embedding-3-small', input: 'hello world' });
+      const raw = (await client.embeddings.create({ model: 'text-embedding-3-small', input: 'hello world', encoding_format: 'base64' })) as unknown as {
+        data: Array<{ embedding: string }>;
+      };
+      expect(typeof raw.data[0].embedding).toBe('string');
+      const floats = fromBase64(raw.data[0].embedding);
+      expect(floats).toHaveLength(1536);
+      expect(decoded.data[0].embedding).toHaveLength(1536);
+      for (let i = 0; i < 1536; i += 97) expect(decoded.data[0].embedding[i]).toBeCloseTo(floats[i], 6);
+      expect(floats[5]).toBeCloseTo(bagOfWordsEmbedding('hello world', 1536)[5], 6);
+    });
+
+    it('passes dimensions and user; paraphrases are close and different questions far', async () => {
+      const res = await client.embeddings.create({
+        model: 'openai/text-embedding-3-small',
+        input: ['How do I reset my password?', 'How can I reset my password?', 'What is the weather in Paris today?'],
+        dimensions: 64,
+        user: 'user-42',
+        encoding_format: 'float',
+      });
+      expect(openai.embeddingRequests[openai.embeddingRequests.length - 1]).toMatchObject({ dimensions: 64, user: 'user-42' });
+      const [a, b, c] = res.data.map((d) => d.embedding);
+      expect(a).toHaveLength(64);
+      expect(cosine(a, b)).toBeGreaterThan(0.7);
+      expect(cosine(a, c)).toBeLessThan(0.4);
+    });
+
+    it('accepts token-id arrays for OpenAI', async () => {
+      const res = await client.embeddings.create({ model: 'openai/text-embedding-3-small', input: [[1, 2, 3], [4, 5]], encoding_format: 'float' });
+      expect(res.data).toHaveLength(2);
+      expect(openai.embeddingRequests[openai.embeddingRequests.length - 1].input).toEqual([[1, 2, 3], [4, 5]]);
+    });
+
+    it("passes the provider's refusal through, OpenAI-shaped", async () => {
+      const res = await post({ model: 'openai/text-embedding-ada-002', input: 'x', dimensions: 8 });
+      expect(res.status).toBe(400);
+      expect(expectOpenAIError(await res.json()).message).toMatch(/does not support specifying dimensions/);
+      const missing = await post({ model: 'openai/no-such-embedder', input: 'x' });
+      expect(missing.status).toBe(404);
+    });
+  });
+
+  it('Azure OpenAI: the deployment /embeddings with api-version and api-key', async () => {
+    const res = await client.embeddings.create({ model: 'azure/text-embedding-3-small', input: ['hello'], encoding_format: 'float' });
+    expect(res.data[0].embedding.length).toBeGreaterThan(0);
+    const sent = azure.requests[azure.requests.length - 1];
+    expect(sent.path).toBe('/openai/deployments/text-embedding-3-small/embeddings');
+    expect(sent.apiVersion).toBe('2024-10-21');
+    expect(sent.headers['api-key']).toBe('az-upstream');
+  });
+
+  it('Anthropic has no embeddings API: a 400 naming the provider', async () => {
+    const err = await client.embeddings.create({ model: 'anthropic/claude-sonnet-4-5', input: 'hi' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    const body = (err as InstanceType<typeof OpenAI.BadRequestError>).error as { message: string; code: string; param: string };
+    expect(body.message).toMatch(/anthropic/);
+    expect(body.code).toBe('embeddings_not_supported');
+    expect(body.param).toBe('model');
+  });
+
+  it('validates the request: 400s naming the field', async () => {
+    for (const [body, param] of [
+      [{ model: 'openai/text-embedding-3-small' }, 'input'],
+      [{ model: 'openai/text-embedding-3-small', input: '' }, 'input'],
+      [{ model: 'openai/text-embedding-3-small', input: [] }, 'input'],
+      [{ model: 'openai/text-embedding-3-small', input: ['a', 3] }, 'input'],
+      [{ model: 'openai/text-embedding-3-small', input: 'a', encoding_format: 'int8' }, 'encoding_format'],
+      [{ model: 'openai/text-embedding-3-small', input: 'a', dimensions: 0 }, 'dimensions'],
+      [{ input: 'a' }, 'model'],
+    ] as const) {
+      const res = await post(body);
+      expect(res.status).toBe(400);
+      expect(expectOpenAIError(await res.json()).param).toBe(param);
+    }
+    const noKey = await fetch(`${gw.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(noKey.status).toBe(401);
+    expectOpenAIError(await noKey.json());
+  });
+
+  it('writes one usage record per request, with tokens and cost', async () => {
+    const { response } = await client.embeddings.create({ model: 'openai/text-embedding-3-large', input: 'price me', encoding_format: 'float' }).withResponse();
+    const requestId = response.headers.get('x-request-id');
+    const [row] = await gw.waitForUsage(1, 'request_id = $1', [requestId]);
+    expect(row).toMatchObject({ endpoint: '/v1/embeddings', served_provider: 'openai', served_model: 'text-embedding-3-large', status_code: 200, stream: false });
+    expect(Number(row.prompt_tokens)).toBeGreaterThan(0);
+    expect(Number(row.completion_tokens)).toBe(0);
+    expect(Number(row.cost_usd)).toBeCloseTo((Number(row.prompt_tokens) * 0.13) / 1e6, 12);
+    const refused = await post({ model: 'anthropic/claude-sonnet-4-5', input: 'x' });
+    const [failed] = await gw.waitForUsage(1, 'request_id = $1', [refused.headers.get('x-request-id')]);
+    expect(failed).toMatchObject({ endpoint: '/v1/embeddings', status_code: 400, error_code: 'embeddings_not_supported' });
+  });
+
+  it("enforces the key's allowed models", async () => {
+    const limited = await gw.createKey('embeddings-limited');
+    await setLimits(gw.query, 'virtual_keys', limited.id, { allowedModels: ['openai/text-embedding-3-small'] });
+    const ok = await post({ model: 'openai/text-embedding-3-small', input: 'fine' }, limited.key);
+    expect(ok.status).toBe(200);
+    const refused = await post({ model: 'openai/text-embedding-3-large', input: 'not fine' }, limited.key);
+    expect(refused.status).toBe(403);
+    expect(expectOpenAIError(await refused.json()).code).toBe('model_not_allowed');
+  });
+
+  function post(body: unknown, bearer = key): Promise<Response> {
+    void keyId;
+    return fetch(`${gw.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` }, body: JSON.stringify(body) });
+  }
+});
