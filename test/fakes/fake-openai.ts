@@ -307,11 +307,25 @@ function lastUserText(messages: Array<{ role: string; content: unknown }>): stri
   return (last.content as Array<{ type: string; text?: string }>).filter((p) => p.type === 'text').map((p) => p.text).join(' ');
 }
 
-/** Rough token counts (4 characters a token), deterministic so tests can check them. */
+/**
+ * Rough token counts (4 characters a token), deterministic so tests can check them. A prompt of
+ * 1024 tokens or more reports its first 1024 tokens plus whole 128-token blocks as read from the
+ * prompt cache (`prompt_tokens_details.cached_tokens`), as if an earlier request had warmed it;
+ * a reasoning model reports 16 reasoning tokens (`completion_tokens_details.reasoning_tokens`,
+ * counted in `completion_tokens`).
+ */
 function usage(body: Record<string, unknown>, text: string) {
   const prompt = Math.max(1, Math.ceil(JSON.stringify(body.messages).length / 4));
-  const completion = Math.max(1, Math.ceil(text.length / 4));
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: 0 } };
+  const reasoning = REASONING.test(String(body.model)) ? 16 : 0;
+  const completion = Math.max(1, Math.ceil(text.length / 4)) + reasoning;
+  const cached = prompt >= 1024 ? 1024 + Math.floor((prompt - 1024) / 128) * 128 : 0;
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+    prompt_tokens_details: { cached_tokens: cached },
+    ...(reasoning ? { completion_tokens_details: { reasoning_tokens: reasoning } } : {}),
+  };
 }
 
 function splitInto(text: string, n: number): string[] {
