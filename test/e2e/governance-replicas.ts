@@ -11,7 +11,9 @@ import { createBudget, createTeam, ensureMinuteLeft, Limits, Query, redisNamespa
  * Two gateway processes (the built app) on one Postgres database, hammered at once: a
  * budget is not overspent by more than one request's reservation, a 60-a-minute key gets
  * exactly 60 answers, and a concurrency cap of 5 is never exceeded upstream. Run once per
- * limit store. Not run on the embedded store: PGlite cannot be shared by two processes.
+ * limit store, as two replicas (two `WORKERS=1` processes, each request sent to one or the
+ * other) and as one process with `WORKERS=2` (the cluster primary spreads connections over
+ * its workers). Not run on the embedded store: PGlite cannot be shared by two processes.
  */
 const ROOT = join(__dirname, '..', '..');
 const MAIN = join(ROOT, 'dist', 'apps', 'gateway', 'src', 'main.js');
@@ -69,8 +71,9 @@ interface Outcome {
   body: unknown;
 }
 
-export function describeReplicas(store: 'postgres' | 'redis'): void {
-  (embedded ? describe.skip : describe)(`governance across two replicas (${store} store)`, () => {
+export function describeReplicas(store: 'postgres' | 'redis', topology: 'replicas' | 'cluster' = 'replicas'): void {
+  const title = topology === 'replicas' ? 'two replicas' : 'the two workers of one process (WORKERS=2)';
+  (embedded ? describe.skip : describe)(`governance across ${title} (${store} store)`, () => {
     let fake: FakeOpenAI;
     let databaseUrl: string;
     let db: Client;
@@ -94,15 +97,20 @@ export function describeReplicas(store: 'postgres' | 'redis'): void {
         TOKENHUB_MAX_RETRIES: '0',
         ...(store === 'redis' ? { REDIS_URL, REDIS_KEY_PREFIX: ns.prefix } : {}),
       };
-      // One after the other: the first runs the migrations on the fresh database.
-      replicas.push(await spawnReplica(env));
-      replicas.push(await spawnReplica(env));
+      if (topology === 'cluster') {
+        const both = await spawnReplica({ ...env, WORKERS: '2' });
+        replicas.push(both, both);
+      } else {
+        // One after the other: the first runs the migrations on the fresh database.
+        replicas.push(await spawnReplica({ ...env, WORKERS: '1' }));
+        replicas.push(await spawnReplica({ ...env, WORKERS: '1' }));
+      }
       db = new Client({ connectionString: databaseUrl });
       await db.connect();
     }, 90_000);
 
     afterAll(async () => {
-      await Promise.all(replicas.map(stopReplica));
+      await Promise.all([...new Set(replicas)].map(stopReplica));
       replicas = [];
       await db?.end();
       if (databaseUrl) await dropTestDatabase(databaseUrl);
@@ -147,6 +155,13 @@ export function describeReplicas(store: 'postgres' | 'redis'): void {
         if (rows.length >= count || Date.now() > deadline) return rows;
         await sleep(100);
       }
+    }
+
+    if (topology === 'cluster') {
+      it('runs two worker processes under the primary', async () => {
+        const { stdout } = await promisify(execFile)('ps', ['--ppid', String(replicas[0].proc.pid), '-o', 'pid=']);
+        expect(stdout.trim().split(/\s+/)).toHaveLength(2);
+      });
     }
 
     const tally = (outcomes: Outcome[]) => outcomes.reduce<Record<number, number>>((acc, o) => ({ ...acc, [o.status]: (acc[o.status] ?? 0) + 1 }), {});

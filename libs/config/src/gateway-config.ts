@@ -81,6 +81,8 @@ export interface RetryPolicy {
 export interface GatewayConfig {
   port: number;
   host: string;
+  /** Gateway processes (Node cluster workers) sharing the port; absent means one per core. The embedded store always runs one. */
+  workers?: number;
   /** Postgres server URL; when absent TokenHub runs on embedded Postgres under `dataDir`. */
   databaseUrl?: string;
   dataDir: string;

@@ -104,6 +104,9 @@ class EnvironmentSchema {
   @IsOptional() @IsBooleanString()
   TOKENHUB_DROP_PARAMS?: string;
 
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(256)
+  WORKERS?: number;
+
   @IsOptional() @IsUrl({ protocols: ['redis', 'rediss'], require_tld: false })
   REDIS_URL?: string;
 
@@ -328,6 +331,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   return {
     port: parsed.PORT ?? 8080,
     host: parsed.HOST ?? '0.0.0.0',
+    workers: parsed.WORKERS,
     databaseUrl: parsed.DATABASE_URL || undefined,
     dataDir: resolve(parsed.DATA_DIR ?? './data'),
     migrationsRun: (parsed.DB_MIGRATIONS_RUN ?? 'true') === 'true',

@@ -1,0 +1,3 @@
+import { describeReplicas } from './governance-replicas';
+
+describeReplicas('postgres', 'cluster');
