@@ -224,6 +224,22 @@ describe('the Vertex AI provider', () => {
       expect(finish).toEqual(['tool_calls']);
     });
 
+    it('takes their results back in the next turn', async () => {
+      const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: 'What is the weather in Paris and elsewhere?' }];
+      const first = await client.chat.completions.create({ model, messages, tools: TOOLS, max_tokens: 64 });
+      messages.push(first.choices[0].message as OpenAI.ChatCompletionMessageParam);
+      messages.push({ role: 'tool', tool_call_id: expected[0].id, content: '{"temp":18}' });
+      messages.push({ role: 'tool', tool_call_id: expected[1].id, content: 'rainy' });
+      const second = await client.chat.completions.create({ model, messages, tools: TOOLS, max_tokens: 64 });
+      expect(second.choices[0].finish_reason).toBe('stop');
+      const sent = JSON.stringify(vertex.last.body);
+      if (vertex.last.publisher === 'google') {
+        expect(vertex.last.body.contents.slice(-1)[0].parts.map((p: any) => p.functionResponse?.name)).toEqual(['get_weather', 'get_weather']);
+      } else {
+        for (const c of expected) expect(sent).toContain(`"tool_use_id":"${c.id}"`);
+      }
+    });
+
     it('is reassembled by the SDK stream helper', async () => {
       const final = await client.chat.completions
         .stream({ model, messages: [{ role: 'user', content: 'weather in Paris and elsewhere' }], tools: TOOLS, max_tokens: 64 })
