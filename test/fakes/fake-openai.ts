@@ -128,13 +128,18 @@ export class FakeOpenAI {
       return void res.end('{"id": "chatcmpl-broken", "choices": [');
     }
     const text = `echo: ${lastUserText(body.messages as Array<{ role: string; content: unknown }>)}`;
-    if (body.stream === true) return this.stream(req, res, body, text);
+    const toolCalls = weatherCalls(body, text);
+    if (body.stream === true) return this.stream(req, res, body, text, toolCalls);
     const completion = {
       id: `chatcmpl-${randomUUID()}`,
       object: 'chat.completion',
       created: Math.floor(Date.now() / 1000),
       model: `${model}-2024-08-06`,
-      choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+      choices: [
+        toolCalls
+          ? { index: 0, message: { role: 'assistant', content: null, refusal: null, tool_calls: toolCalls }, logprobs: null, finish_reason: 'tool_calls' }
+          : { index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: 'stop' },
+      ],
       usage: usage(body, text),
       system_fingerprint: 'fp_fake',
     };
@@ -182,7 +187,7 @@ export class FakeOpenAI {
     res.end(json);
   }
 
-  private async stream(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>, text: string): Promise<void> {
+  private async stream(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>, text: string, toolCalls: ToolCall[] | null = null): Promise<void> {
     const model = body.model as string;
     const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
     const id = `chatcmpl-${randomUUID()}`;
@@ -200,7 +205,15 @@ export class FakeOpenAI {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     const delay = model === 'slow-stream' ? this.chunkDelayMs : 0;
     const pieces = splitInto(text, this.streamChunks);
-    res.write(`data: ${chunk({ role: 'assistant', content: '' }, null)}\n\n`);
+    res.write(`data: ${chunk({ role: 'assistant', content: toolCalls ? null : '' }, null)}\n\n`);
+    if (toolCalls) {
+      // As OpenAI streams them: each call's id and name first, then its arguments in pieces.
+      for (const [index, call] of toolCalls.entries()) {
+        res.write(`data: ${chunk({ tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.function.name, arguments: '' } }] }, null)}\n\n`);
+        for (const part of splitInto(call.function.arguments, 3)) res.write(`data: ${chunk({ tool_calls: [{ index, function: { arguments: part } }] }, null)}\n\n`);
+      }
+      pieces.length = 0;
+    }
     for (let i = 0; i < pieces.length; i++) {
       if (delay) await sleep(delay);
       if (res.destroyed) return;
@@ -213,13 +226,29 @@ export class FakeOpenAI {
       }
       res.write(`data: ${chunk({ content: pieces[i] }, null)}\n\n`);
     }
-    res.write(`data: ${chunk({}, 'stop')}\n\n`);
+    res.write(`data: ${chunk({}, toolCalls ? 'tool_calls' : 'stop')}\n\n`);
     if (includeUsage) {
       res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: `${model}-2024-08-06`, choices: [], usage: usage(body, text) })}\n\n`);
     }
     finished = true;
     res.end('data: [DONE]\n\n');
   }
+}
+
+interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+/** With tools and a last user message about the weather: two parallel calls of the first tool, for Paris and Tokyo. */
+function weatherCalls(body: Record<string, unknown>, text: string): ToolCall[] | null {
+  const tools = body.tools as Array<{ function?: { name?: string } }> | undefined;
+  const messages = body.messages as Array<{ role?: string }>;
+  // After the tool results come back, the model answers in text.
+  if (!Array.isArray(tools) || !tools.length || !/weather/i.test(text) || body.tool_choice === 'none' || messages[messages.length - 1]?.role === 'tool') return null;
+  const name = tools[0].function?.name ?? 'tool';
+  return ['Paris', 'Tokyo'].map((city) => ({ id: `call_${city.toLowerCase()}`, type: 'function', function: { name, arguments: JSON.stringify({ city }) } }));
 }
 
 function validate(body: Record<string, unknown>): { message: string; param: string | null; code?: string } | null {
@@ -337,3 +366,6 @@ function splitInto(text: string, n: number): string[] {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The request checks and the chunking, for fakes serving the same wire format (the benchmark's). */
+export { validate as validateOpenAIRequest, splitInto };
