@@ -11,6 +11,7 @@ const ROUTING_HEADERS = {
   'x-tokenhub-provider': { description: 'The provider that served the answer.', schema: { type: 'string' } },
   'x-tokenhub-model': { description: 'The model that served the answer.', schema: { type: 'string' } },
   'x-tokenhub-attempts': { description: 'How many upstream attempts were made (retries and fallbacks).', schema: { type: 'integer' } },
+  'x-tokenhub-dropped-params': { description: 'Parameters the provider cannot honour that were dropped at the caller\'s request (`x-tokenhub-drop-params`), e.g. `seed, logprobs`.', schema: { type: 'string' } },
   'x-ratelimit-limit-requests': { description: 'With a request limit on the key, team or customer: the tightest one.', schema: { type: 'integer' } },
   'x-ratelimit-remaining-requests': { description: 'Requests left in its window, this one counted.', schema: { type: 'integer' } },
   'x-ratelimit-reset-requests': { description: 'Time until its window resets, e.g. `12.5s`.', schema: { type: 'string' } },
@@ -35,6 +36,12 @@ export class ChatController {
       'Fields OpenAI accepts that are not listed here (`tools`, `tool_choice`, `response_format`, `seed`, `top_p`, `n`, …) are passed to the provider unchanged.',
   })
   @ApiHeader({ name: 'Content-Type', required: true, schema: { type: 'string', default: 'application/json' } })
+  @ApiHeader({
+    name: 'x-tokenhub-drop-params',
+    required: false,
+    description: '`true`: drop parameters the provider cannot honour (named in `x-tokenhub-dropped-params`) instead of a 400; `false`: refuse them even when `TOKENHUB_DROP_PARAMS` is set.',
+    schema: { type: 'string', enum: ['true', 'false'] },
+  })
   @ApiBody({
     type: ChatCompletionRequestDto,
     examples: {
