@@ -5,6 +5,7 @@ import { StoreModule } from '@tokenhub/store';
 import type { Logger } from 'pino';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
+import { CacheModule } from './cache/cache.module';
 import { ChatModule } from './chat/chat.module';
 import { EmbeddingsModule } from './embeddings/embeddings.module';
 import { GovernanceModule } from './governance/governance.module';
@@ -47,6 +48,7 @@ export class AppModule {
         ReportsModule,
         ProviderCredentialsModule,
         GovernanceModule,
+        CacheModule,
         ChatModule,
         EmbeddingsModule,
         ModelsModule,

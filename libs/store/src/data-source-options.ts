@@ -7,6 +7,7 @@ import { BudgetEntity, BudgetWindowEntity } from './entities/budget.entity';
 import { CustomerEntity } from './entities/customer.entity';
 import { LimitCounterEntity } from './entities/limit-counter.entity';
 import { ProviderCredentialEntity } from './entities/provider-credential.entity';
+import { ResponseCacheEntryEntity } from './entities/response-cache-entry.entity';
 import { SettingEntity } from './entities/setting.entity';
 import { TeamEntity } from './entities/team.entity';
 import { UsageRecordEntity } from './entities/usage-record.entity';
@@ -25,6 +26,7 @@ export const ENTITIES = [
   ProviderCredentialEntity,
   AdminAuditEntity,
   UsageRollupEntity,
+  ResponseCacheEntryEntity,
 ];
 
 /** Compiled or not, the migrations folder sits at the top of the tree, three levels up. */

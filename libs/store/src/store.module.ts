@@ -5,12 +5,13 @@ import { AdminAuditRepository } from './repositories/admin-audit.repository';
 import { BudgetAdminRepository } from './repositories/budget-admin.repository';
 import { UsageRollupRepository } from './repositories/usage-rollup.repository';
 import { ProviderCredentialRepository } from './repositories/provider-credential.repository';
+import { ResponseCacheRepository } from './repositories/response-cache.repository';
 import { SettingRepository } from './repositories/setting.repository';
 import { TeamRepository } from './repositories/team.repository';
 import { UsageRecordRepository } from './repositories/usage-record.repository';
 import { VirtualKeyRepository } from './repositories/virtual-key.repository';
 
-const REPOSITORIES = [VirtualKeyRepository, SettingRepository, UsageRecordRepository, TeamRepository, AdminAuditRepository, ProviderCredentialRepository, BudgetAdminRepository, UsageRollupRepository];
+const REPOSITORIES = [VirtualKeyRepository, SettingRepository, UsageRecordRepository, TeamRepository, AdminAuditRepository, ProviderCredentialRepository, BudgetAdminRepository, UsageRollupRepository, ResponseCacheRepository];
 
 /** Closes the connection last, after every other module has flushed what it holds. */
 @Injectable()

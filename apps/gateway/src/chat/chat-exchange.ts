@@ -37,6 +37,15 @@ export class ChatExchange {
   releaseLimits: (() => Promise<void>) | null = null;
   statusCode = 200;
   error: { type: string; code: string | null; message: string } | null = null;
+  /** The response cache's verdict (`x-tokenhub-cache`); null when the request did not use the cache. */
+  cacheResult: string | null = null;
+  cacheSimilarity: number | null = null;
+  /** On a hit: what the cached answer cost when it was made. */
+  cacheSavedUsd: number | null = null;
+  /** What a cache lookup that missed cost (its embedding call), added to the recorded cost. */
+  cacheLookupCostUsd = 0;
+  /** Set on a cache miss whose answer is to be stored: the chat path hands it what it sends. */
+  cacheWrite: { complete(body: Buffer): void; chunk(data: string): void; finish(): void } | null = null;
 
   constructor(
     readonly requestId: string,
@@ -102,11 +111,14 @@ export class ChatExchange {
       completionTokens: u?.completionTokens ?? null,
       cachedTokens: u?.cachedTokens ?? null,
       totalTokens: u?.totalTokens ?? null,
-      costUsd: this.costUsd,
+      costUsd: this.costUsd !== null && this.cacheLookupCostUsd ? this.costUsd + this.cacheLookupCostUsd : this.costUsd,
       priceCatalogVersion: this.priceCatalogVersion,
       latencyMs: this.elapsedMs(),
       ttftMs: this.ttftMs,
       stream: this.stream,
+      cacheResult: this.cacheResult,
+      cacheSimilarity: this.cacheSimilarity,
+      cacheSavedUsd: this.cacheSavedUsd,
     };
   }
 }

@@ -5,6 +5,7 @@ import { ChatCall, ClientCancelledError, ModelCatalog, ProviderRegistry, Resolve
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { AuthService } from '../auth/auth.service';
+import { ResponseCacheService } from '../cache/response-cache.service';
 import { GovernanceService } from '../governance/governance.service';
 import { LOGGER } from '../logging.tokens';
 import { UsageWriter } from '../usage/usage-writer.service';
@@ -37,6 +38,7 @@ export class ChatService implements OnModuleDestroy {
     private readonly catalog: ModelCatalog,
     private readonly usage: UsageWriter,
     private readonly governance: GovernanceService,
+    private readonly cache: ResponseCacheService,
   ) {}
 
   async handle(req: Request, res: Response): Promise<void> {
@@ -62,6 +64,8 @@ export class ChatService implements OnModuleDestroy {
         admission.applyHeaders(res);
         exchange.releaseLimits = () => admission.release(exchange);
       }
+      // A `prompt_cache_key` hit is answered from the cache; a miss goes on, armed to store the answer.
+      if (await this.cache.serve(exchange, req, req.body as Record<string, unknown>, targets, abort.signal)) return;
       await this.runAttempts(exchange, req.body as Record<string, unknown>, targets, wantsUsage, abort.signal);
     } catch (err) {
       // Given back before the client hears of the failure, so its next request finds the limits free.
@@ -145,6 +149,7 @@ export class ChatService implements OnModuleDestroy {
     ex.setRoutingHeaders();
     ex.res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(result.body.length) });
     ex.res.end(result.body);
+    ex.cacheWrite?.complete(result.body);
   }
 
   /**
@@ -164,6 +169,7 @@ export class ChatService implements OnModuleDestroy {
         const event = next.value;
         if (event.usage) this.account(ex, target, event.usage);
         if (!event.usageOnly) ex.streamedChunks++;
+        ex.cacheWrite?.chunk(event.data);
         // Usage was asked for on the caller's behalf: its chunk, and the `"usage":null` OpenAI
         // then adds to every chunk, are not shown to a caller that did not ask.
         if (wantsUsage) await sse.data(event.data);
@@ -172,6 +178,7 @@ export class ChatService implements OnModuleDestroy {
       }
       await ex.releaseLimits?.();
       sse.done();
+      ex.cacheWrite?.finish();
     } catch (err) {
       if (call.signal.aborted) throw new ClientCancelledError();
       const attempt = ex.attempts[ex.attempts.length - 1];

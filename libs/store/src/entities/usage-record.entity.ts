@@ -110,4 +110,16 @@ export class UsageRecordEntity {
 
   @Column({ type: 'boolean' })
   stream: boolean;
+
+  /** The response cache's verdict (`hit`, `semantic-hit`, `miss`, `bypass`); null when the request did not use it. */
+  @Column({ name: 'cache_result', type: 'varchar', length: 20, nullable: true })
+  cacheResult?: string | null;
+
+  /** On a semantic hit, the cosine similarity of the stored question. */
+  @Column({ name: 'cache_similarity', type: 'real', nullable: true })
+  cacheSimilarity?: number | null;
+
+  /** On a hit, what the cached answer cost when it was made: the money the cache saved. */
+  @Column({ name: 'cache_saved_usd', type: 'numeric', precision: 18, scale: 10, nullable: true, transformer: numeric })
+  cacheSavedUsd?: number | null;
 }
