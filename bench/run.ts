@@ -7,18 +7,16 @@
  *   BENCH_DURATION=10 npm run bench    (seconds measured per step, default 5)
  *   BENCH_DATABASE_URL=postgres://… npm run bench   (Postgres server instead of embedded PGlite)
  */
-import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
+import {
+  children, createVirtualKey, DATABASE_URL, exited, fail, fmt, log, OutputLog, percentile, positiveNumber, readProcCpuSeconds, readTreeCpuSeconds, readVm, redact, RESULTS_DIR,
+  sleep, startFakeProcess, startGateway, stopChild, withTimeout,
+} from './common';
 
-const ROOT = resolve(__dirname, '..');
-const GATEWAY_MAIN = join(ROOT, 'dist/apps/gateway/src/main.js');
-const RESULTS_DIR = join(__dirname, 'results');
-const ADMIN_KEY = 'sk-th-admin-bench-0123456789abcdef';
 const CHAT_PATH = '/v1/chat/completions';
 const MESSAGES = [{ role: 'user', content: 'Hello' }];
 
@@ -29,7 +27,6 @@ const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,16,64').split(',').map(
   if (!Number.isInteger(n) || n < 1) fail(`BENCH_CONCURRENCY must be a comma-separated list of positive integers, got "${process.env.BENCH_CONCURRENCY}"`);
   return n;
 });
-const DATABASE_URL = process.env.BENCH_DATABASE_URL || undefined;
 const MODES = ['json', 'stream'] as const;
 /** CPU used by processes other than ours (in % of one core) above which a row is flagged as disturbed. */
 const DISTURBED_PCT = 40;
@@ -72,169 +69,10 @@ interface StepResult {
   gatewayCpuMsPerReq: number;
 }
 
-const children: Array<{ name: string; proc: ChildProcess }> = [];
 let tempDir: string | undefined;
 let cleaningUp: Promise<void> | null = null;
 /** The gateway's output, shown when the run fails. */
 let gatewayOutput: OutputLog | undefined;
-
-function fail(message: string): never {
-  throw new Error(message);
-}
-
-function positiveNumber(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) fail(`${name} must be a positive number of seconds, got "${raw}"`);
-  return n;
-}
-
-const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} did not finish within ${Math.round(ms / 1000)} s`)), ms);
-    }),
-  ]);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-/** Keeps a child's output: the whole of it in memory (bounded), for the report. */
-class OutputLog {
-  private chunks: string[] = [];
-  private size = 0;
-  private static readonly MAX = 1_000_000;
-  truncated = false;
-
-  attach(stream: NodeJS.ReadableStream | null): void {
-    stream?.setEncoding('utf8');
-    stream?.on('data', (chunk: string) => {
-      if (this.size + chunk.length > OutputLog.MAX) {
-        this.truncated = true;
-        return;
-      }
-      this.chunks.push(chunk);
-      this.size += chunk.length;
-    });
-  }
-
-  get text(): string {
-    return this.chunks.join('');
-  }
-}
-
-function startChild(name: string, args: string[], env: NodeJS.ProcessEnv, stdin: 'pipe' | 'ignore' = 'ignore'): ChildProcess {
-  const proc = spawn(process.execPath, args, { cwd: ROOT, env, stdio: [stdin, 'pipe', 'pipe'] });
-  children.push({ name, proc });
-  return proc;
-}
-
-function exited(proc: ChildProcess): boolean {
-  return proc.exitCode !== null || proc.signalCode !== null;
-}
-
-async function stopChild(name: string, proc: ChildProcess, graceMs: number): Promise<void> {
-  if (exited(proc)) return;
-  const done = new Promise<void>((r) => proc.once('exit', () => r()));
-  proc.kill('SIGTERM');
-  const timer = setTimeout(() => {
-    if (!exited(proc)) {
-      log(`${name} did not exit within ${graceMs} ms of SIGTERM: sending SIGKILL`);
-      proc.kill('SIGKILL');
-    }
-  }, graceMs);
-  await done;
-  clearTimeout(timer);
-}
-
-async function startFake(): Promise<{ proc: ChildProcess; url: string; output: OutputLog }> {
-  const proc = startChild('fake upstream', ['--import', 'tsx', join(__dirname, 'fake-upstream.ts'), '0'], { ...baseEnv() }, 'pipe');
-  const output = new OutputLog();
-  output.attach(proc.stderr);
-  const url = await withTimeout(
-    new Promise<string>((resolveUrl, reject) => {
-      let buffer = '';
-      proc.stdout?.setEncoding('utf8');
-      proc.stdout?.on('data', (chunk: string) => {
-        buffer += chunk;
-        const match = /FAKE_URL=(\S+)/.exec(buffer);
-        if (match) resolveUrl(match[1]);
-      });
-      proc.once('exit', (code) => reject(new Error(`the fake upstream exited (code ${code}) before listening:\n${output.text}`)));
-    }),
-    30_000,
-    'starting the fake upstream',
-  );
-  return { proc, url, output };
-}
-
-function baseEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const name of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ']) if (process.env[name] !== undefined) env[name] = process.env[name];
-  return env;
-}
-
-async function startGateway(fakeUrl: string, dataDir: string): Promise<{ proc: ChildProcess; url: string; output: OutputLog }> {
-  if (!existsSync(GATEWAY_MAIN)) fail(`${GATEWAY_MAIN} is missing: build first (npx nest build gateway), or use npm run bench`);
-  const port = await freePort();
-  const env: NodeJS.ProcessEnv = {
-    ...baseEnv(),
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    TOKENHUB_ADMIN_KEY: ADMIN_KEY,
-    OPENAI_API_KEY: 'sk-bench',
-    OPENAI_BASE_URL: fakeUrl,
-    DATA_DIR: dataDir,
-    ...(DATABASE_URL ? { DATABASE_URL } : {}),
-  };
-  const proc = startChild('gateway', [GATEWAY_MAIN], env);
-  const output = new OutputLog();
-  output.attach(proc.stdout);
-  output.attach(proc.stderr);
-  gatewayOutput = output;
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (exited(proc)) fail(`the gateway exited (code ${proc.exitCode}, signal ${proc.signalCode}) before it was ready:\n${output.text}`);
-    try {
-      const res = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(2_000) });
-      if (res.status === 200) return { proc, url, output };
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) fail(`the gateway was not ready within 90 s:\n${output.text}`);
-    await sleep(200);
-  }
-}
-
-async function createVirtualKey(gatewayUrl: string): Promise<{ id: string; key: string }> {
-  const res = await fetch(`${gatewayUrl}/admin/virtual-keys`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: `bench-${new Date().toISOString()}` }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  if (res.status !== 201) fail(`creating the virtual key answered ${res.status}: ${text}`);
-  return JSON.parse(text) as { id: string; key: string };
-}
 
 interface TargetSpec {
   url: string;
@@ -276,18 +114,6 @@ async function preflight(specs: Record<Target, TargetSpec>): Promise<void> {
   }
 }
 
-function readProcCpuSeconds(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after "pid (comm) state".
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
 function readMachineCpu(): { busy: number; total: number } {
   const [, ...values] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
   const n = values.map(Number);
@@ -301,18 +127,12 @@ function sampleCpu(gatewayPid?: number, fakePid?: number): CpuSample {
   const machine = readMachineCpu();
   return {
     at: performance.now(),
-    gateway: readProcCpuSeconds(gatewayPid),
+    gateway: readTreeCpuSeconds(gatewayPid),
     fake: readProcCpuSeconds(fakePid),
     self: (self.user + self.system) / 1e6,
     machineBusy: machine.busy,
     machineTotal: machine.total,
   };
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index];
 }
 
 interface LoadOutcome {
@@ -430,16 +250,6 @@ async function measure(
   return step;
 }
 
-function readVm(pid: number | undefined, field: 'VmHWM' | 'VmRSS'): number | null {
-  if (!pid) return null;
-  try {
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
-}
-
 interface PgClient {
   connect(): Promise<void>;
   query(sql: string, params?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }>;
@@ -471,18 +281,6 @@ async function usageRecordCounts(keyId: string, dataDir: string): Promise<Record
   const counts: Record<string, number> = {};
   for (const row of rows) counts[String(row.status_code)] = Number(row.n);
   return counts;
-}
-
-const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
-
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
 }
 
 interface Report {
@@ -612,9 +410,10 @@ async function main(): Promise<number> {
   const store = DATABASE_URL ? `Postgres server (${redact(DATABASE_URL)})` : 'embedded PGlite (temp DATA_DIR)';
   log(`store: ${store}; ${DURATION_S} s per step after ${WARMUP_S} s warm-up; concurrency ${CONCURRENCY.join(', ')}`);
 
-  const fake = await startFake();
+  const fake = await startFakeProcess('fake upstream', join(__dirname, 'fake-upstream.ts'), 'FAKE_URL');
   log(`fake upstream at ${fake.url} (pid ${fake.proc.pid})`);
-  const gateway = await startGateway(fake.url, tempDir);
+  const gateway = await startGateway(tempDir, { OPENAI_API_KEY: 'sk-bench', OPENAI_BASE_URL: fake.url });
+  gatewayOutput = gateway.output;
   log(`gateway at ${gateway.url} (pid ${gateway.proc.pid})`);
   const key = await createVirtualKey(gateway.url);
   const specs = targets(fake.url, gateway.url, key.key);
@@ -680,34 +479,42 @@ async function main(): Promise<number> {
   return 0;
 }
 
-// Never hang: a generous deadline for the whole run, whatever happens.
-const steps = MODES.length * CONCURRENCY.length * 2;
-const deadlineMs = (steps * (WARMUP_S + DURATION_S + 10) + 240) * 1000;
-const watchdog = setTimeout(() => {
-  log(`the run exceeded its ${Math.round(deadlineMs / 1000)} s deadline: killing the children and giving up`);
-  for (const { proc } of children) if (!exited(proc)) proc.kill('SIGKILL');
-  if (tempDir) rmSync(tempDir, { recursive: true, force: true });
-  process.exit(2);
-}, deadlineMs);
+/** Runs the overhead benchmark, whatever happens stopping the children; exits the process. */
+function start(): void {
+  // Never hang: a generous deadline for the whole run, whatever happens.
+  const steps = MODES.length * CONCURRENCY.length * 2;
+  const deadlineMs = (steps * (WARMUP_S + DURATION_S + 10) + 240) * 1000;
+  const watchdog = setTimeout(() => {
+    log(`the run exceeded its ${Math.round(deadlineMs / 1000)} s deadline: killing the children and giving up`);
+    for (const { proc } of children) if (!exited(proc)) proc.kill('SIGKILL');
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    process.exit(2);
+  }, deadlineMs);
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    log(`${signal}: stopping`);
-    void cleanup().finally(() => process.exit(130));
-  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+
+  main()
+    .then(async (code) => {
+      await cleanup();
+      clearTimeout(watchdog);
+      process.exit(code);
+    })
+    .catch(async (err: unknown) => {
+      log(`FAILED: ${(err as Error)?.stack ?? String(err)}`);
+      await withTimeout(cleanup(), 40_000, 'cleanup').catch((e: unknown) => log(String(e)));
+      const output = gatewayOutput?.text.trim();
+      if (output && !String((err as Error)?.message).includes(output)) log(`gateway output (last 40 lines):\n${output.split('\n').slice(-40).join('\n')}`);
+      clearTimeout(watchdog);
+      process.exit(1);
+    });
 }
 
-main()
-  .then(async (code) => {
-    await cleanup();
-    clearTimeout(watchdog);
-    process.exit(code);
-  })
-  .catch(async (err: unknown) => {
-    log(`FAILED: ${(err as Error)?.stack ?? String(err)}`);
-    await withTimeout(cleanup(), 40_000, 'cleanup').catch((e: unknown) => log(String(e)));
-    const output = gatewayOutput?.text.trim();
-    if (output && !String((err as Error)?.message).includes(output)) log(`gateway output (last 40 lines):\n${output.split('\n').slice(-40).join('\n')}`);
-    clearTimeout(watchdog);
-    process.exit(1);
-  });
+// `npm run bench -- ttfb` runs the streaming time-to-first-byte comparison by provider (bench/ttfb.ts) instead.
+if (process.argv[2] === 'ttfb') (require('./ttfb') as typeof import('./ttfb')).start();
+else if (process.argv[2] !== undefined) fail(`unknown mode "${process.argv[2]}": run with no argument (the overhead benchmark) or "ttfb"`);
+else start();

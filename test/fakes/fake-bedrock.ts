@@ -191,3 +191,6 @@ function error(res: ServerResponse, status: number, type: string, message: strin
   res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazon.bedrock/`, 'x-amzn-requestid': randomUUID() });
   res.end(JSON.stringify({ message }));
 }
+
+/** The request checks, for other fakes of the same API (the benchmark's). */
+export { validate as validateBedrockRequest };
