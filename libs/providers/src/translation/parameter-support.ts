@@ -32,8 +32,12 @@ const OPENAI_ONLY: ParameterRules = {
   top_logprobs: nonZero,
 };
 
-/** Anthropic Messages (also Claude on Vertex AI): one answer, no seed, penalties or log probabilities. */
-export const ANTHROPIC_PARAMETERS: ParameterRules = {
+/**
+ * One answer, no seed, no penalties, no log probabilities: Anthropic Messages (also Claude
+ * on Vertex AI) and Bedrock Converse, whose inferenceConfig has only maxTokens,
+ * temperature, topP and stopSequences.
+ */
+const SAMPLING_BASICS_ONLY: ParameterRules = {
   ...OPENAI_ONLY,
   n: notOne,
   seed: given,
@@ -41,22 +45,14 @@ export const ANTHROPIC_PARAMETERS: ParameterRules = {
   presence_penalty: nonZero,
   logprobs: truthy,
 };
+export const ANTHROPIC_PARAMETERS = SAMPLING_BASICS_ONLY;
+export const BEDROCK_PARAMETERS = SAMPLING_BASICS_ONLY;
 
 /** Gemini generateContent (also Gemini on Vertex AI): has seed, penalties and candidateCount, but not several candidates in a stream. */
 export const GEMINI_PARAMETERS: ParameterRules = {
   ...OPENAI_ONLY,
   logprobs: truthy,
   n: (v, body) => body.stream === true && typeof v === 'number' && v > 1,
-};
-
-/** Bedrock Converse: inferenceConfig has maxTokens, temperature, topP and stopSequences only. */
-export const BEDROCK_PARAMETERS: ParameterRules = {
-  ...OPENAI_ONLY,
-  n: notOne,
-  seed: given,
-  frequency_penalty: nonZero,
-  presence_penalty: nonZero,
-  logprobs: truthy,
 };
 
 /** Cohere Chat v2: has seed and penalties; one answer; its log probabilities are not translated. */
