@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { AuthenticationError, PermissionDeniedError } from '@tokenhub/common';
+import { AuthenticationError, GatewayError, PermissionDeniedError } from '@tokenhub/common';
 import { GATEWAY_CONFIG, type GatewayConfig } from '@tokenhub/config';
 import { CustomerEntity, SettingRepository, TeamEntity, TeamRepository, VirtualKeyEntity, VirtualKeyRepository } from '@tokenhub/store';
 import { looksLikeJwt, PlatformTokenVerifier } from './platform-tokens';
@@ -18,12 +18,27 @@ interface KeyPath {
 interface CachedKey {
   path: KeyPath | null;
   expiresAt: number;
+  /** While the database errors, a known key is served until then (its TTL plus `authStaleMaxMs`). */
+  staleUntil: number;
 }
+
+/** 503: the key is not in this process's cache and the database cannot be asked (fail closed). */
+export class StoreUnavailableError extends GatewayError {
+  constructor() {
+    super(503, 'API keys cannot be checked right now: the database does not answer. Try again shortly.', 'server_error', 'store_unavailable', null, { 'retry-after': '1' });
+  }
+}
+
+/** While the database errors, a stale entry is served without asking it again for this long. */
+const STALE_RETRY_MS = 1_000;
 
 /**
  * Turns a bearer token into a principal. Known keys are served from memory for
  * `authCacheTtlMs`, so the hot path does not touch the database; revocation through this
- * process drops the entry at once.
+ * process drops the entry at once. When the database errors, a key already in the cache
+ * keeps working for up to `authStaleMaxMs` past its TTL (a change made meanwhile through
+ * another replica is seen when the database answers again); a key not in the cache gets
+ * 503 `store_unavailable`.
  */
 @Injectable()
 export class AuthService implements OnModuleInit {
@@ -99,12 +114,23 @@ export class AuthService implements OnModuleInit {
     const now = Date.now();
     const cached = this.cache.get(hash);
     if (cached && cached.expiresAt > now) return cached.path;
-    const key = await this.keys.findByHash(hash);
-    const team = key?.teamId ? await this.teams.findTeam(key.teamId) : null;
-    const customer = team?.customerId ? await this.teams.findCustomer(team.customerId) : null;
-    const path = key ? { key, team, customer } : null;
+    let path: KeyPath | null;
+    try {
+      const key = await this.keys.findByHash(hash);
+      const team = key?.teamId ? await this.teams.findTeam(key.teamId) : null;
+      const customer = team?.customerId ? await this.teams.findCustomer(team.customerId) : null;
+      path = key ? { key, team, customer } : null;
+    } catch {
+      if (cached?.path && cached.staleUntil > now) {
+        // Served stale; the database is asked again in a moment, not on every request.
+        cached.expiresAt = Math.min(now + STALE_RETRY_MS, cached.staleUntil);
+        return cached.path;
+      }
+      throw new StoreUnavailableError();
+    }
     if (this.cache.size >= AuthService.MAX_CACHED) this.cache.clear();
-    this.cache.set(hash, { path, expiresAt: now + (key ? this.config.authCacheTtlMs : Math.min(AuthService.NEGATIVE_TTL_MS, this.config.authCacheTtlMs)) });
+    const expiresAt = now + (path ? this.config.authCacheTtlMs : Math.min(AuthService.NEGATIVE_TTL_MS, this.config.authCacheTtlMs));
+    this.cache.set(hash, { path, expiresAt, staleUntil: path ? expiresAt + this.config.authStaleMaxMs : 0 });
     return path;
   }
 }

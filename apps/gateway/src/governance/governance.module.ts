@@ -6,12 +6,14 @@ import { DataSource } from 'typeorm';
 import { LOGGER } from '../logging.tokens';
 import { GovernanceService, LIMIT_STORE } from './governance.service';
 import type { LimitStore } from './limit-store';
+import { LocalFallbackLimitStore } from './local-fallback-limit-store';
 import { PostgresLimitStore } from './postgres-limit-store';
 import { RedisLimitStore } from './redis-limit-store';
 
 /**
  * Budgets, rate limits, concurrency caps and allowed models on the chat path. The limit
- * store is Redis when `REDIS_URL` is set, Postgres otherwise.
+ * store is Redis when `REDIS_URL` is set, Postgres otherwise; while it errors, limits are
+ * decided in the process (`LocalFallbackLimitStore`).
  */
 @Global()
 @Module({
@@ -21,9 +23,11 @@ import { RedisLimitStore } from './redis-limit-store';
     {
       provide: LIMIT_STORE,
       useFactory: (config: GatewayConfig, logger: Logger, ledger: BudgetLedgerRepository, counters: LimitCounterRepository): LimitStore =>
-        config.redisUrl
-          ? new RedisLimitStore(config.redisUrl, config.redisKeyPrefix, ledger, logger)
-          : new PostgresLimitStore(counters, ledger, logger),
+        new LocalFallbackLimitStore(
+          config.redisUrl ? new RedisLimitStore(config.redisUrl, config.redisKeyPrefix, ledger, logger) : new PostgresLimitStore(counters, ledger, logger),
+          ledger,
+          logger,
+        ),
       inject: [GATEWAY_CONFIG, LOGGER, BudgetLedgerRepository, LimitCounterRepository],
     },
     GovernanceService,

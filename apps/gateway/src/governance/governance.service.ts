@@ -7,9 +7,11 @@ import type { Response } from 'express';
 import type { Logger } from 'pino';
 import type { PolicyScope, Principal } from '../auth/principal';
 import { LOGGER } from '../logging.tokens';
+import { MetricsService } from '../metrics/metrics.service';
 import { estimatePromptTokens, maxOutputTokens, priceOf, roundUsdUp } from './cost-estimate';
 import { BudgetExceededError, GovernanceUnavailableError, ModelNotAllowedError, RateLimitExceededError } from './governance-errors';
 import type { AdmissionPlan, AdmitResult, BudgetPlan, CounterKind, CounterPlan, LimitStore, Refusal, Settlement } from './limit-store';
+import { LocalFallbackLimitStore } from './local-fallback-limit-store';
 import { modelAllowed } from './model-access';
 import { formatDuration, windowAt } from './windows';
 
@@ -69,12 +71,18 @@ export class GovernanceService implements BeforeApplicationShutdown {
     @Inject(LIMIT_STORE) private readonly store: LimitStore,
     private readonly ledger: BudgetLedgerRepository,
     private readonly catalog: ModelCatalog,
+    private readonly metrics: MetricsService,
   ) {
     this.budgetTtlMs = Math.min(config.authCacheTtlMs, MAX_BUDGET_CACHE_MS);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     await this.store.close();
+  }
+
+  /** Since when limits and budgets have been decided in this process because the limit store errors (null: it answers). */
+  get degradedSince(): number | null {
+    return this.store instanceof LocalFallbackLimitStore ? this.store.degradedSince : null;
   }
 
   /** Drops every cached budget definition. (`AuthService.forgetAll` has the same effect: see `budgetsFor`.) */
@@ -141,7 +149,10 @@ export class GovernanceService implements BeforeApplicationShutdown {
       throw new GovernanceUnavailableError();
     }
     const headers = rateLimitHeaders(plan, result, now);
-    if (result.refusal) throw refusalError(plan, result.refusal, headers, now, reservation);
+    if (result.refusal) {
+      this.metrics.refusedBy(result.refusal.kind);
+      throw refusalError(plan, result.refusal, headers, now, reservation);
+    }
     return new Admission(plan, headers, promptTokens, body, this.store, this.catalog, this.logger);
   }
 

@@ -1,7 +1,7 @@
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Spool, SpoolFullError, SpoolOptions } from './usage-spool';
+import { claimSpoolDirs, Spool, SpoolFullError, SpoolOptions } from './usage-spool';
 
 interface Item {
   id: number;
@@ -160,4 +160,26 @@ describe('Spool', () => {
     // Loading the spool whole would take more than 60 MB; streaming holds a read chunk and a batch.
     expect(peak).toBeLessThan(40 * 1024 * 1024);
   }, 60_000);
+
+  it('gives each process a directory of its own and hands it those of processes that are gone, once', async () => {
+    const live = new Set([101, 102]);
+    const alive = (pid: number) => live.has(pid);
+    const a = claimSpoolDirs(dir, 101, alive);
+    const b = claimSpoolDirs(dir, 102, alive);
+    expect(a.own).not.toBe(b.own);
+    expect(a.orphans).toEqual([]);
+    const left = Spool.open<Item>({ dir: a.own, maxBytes: 1e6, segmentBytes: 1e6 });
+    await left.append(items(0, 3));
+    await left.close();
+
+    // 101 dies; the next two starts: one of them takes its directory, the live one's stays.
+    live.delete(101);
+    live.add(103).add(104);
+    const c = claimSpoolDirs(dir, 103, alive);
+    const d = claimSpoolDirs(dir, 104, alive);
+    expect(c.orphans).toHaveLength(1);
+    expect(d.orphans).toEqual([]);
+    expect((await drain(Spool.open<Item>({ dir: c.orphans[0], maxBytes: 1e6, segmentBytes: 1e6 }))).map((i) => i.id)).toEqual([0, 1, 2]);
+    expect(readdirSync(dir)).toContain(b.own.split('/').pop());
+  });
 });

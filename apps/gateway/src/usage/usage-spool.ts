@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync } from 'node:fs';
 import { open, type FileHandle, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -82,6 +83,10 @@ export class Spool<T> {
 
   get empty(): boolean {
     return this.totalBytes === 0;
+  }
+
+  get dir(): string {
+    return this.options.dir;
   }
 
   get maxBytes(): number {
@@ -214,6 +219,47 @@ export class Spool<T> {
     const run = this.queue.then(task, task);
     this.queue = run.catch(() => undefined);
     return run;
+  }
+}
+
+const OWNED = /^(\d+)-[0-9a-f]+$/;
+
+/**
+ * Spool directories under `base`, one per process (the gateway may run several workers on
+ * one `DATA_DIR`): a new one named `<pid>-<random>` for this process, and the directories of
+ * processes that are gone (crashed, killed, restarted), taken over by renaming them to this
+ * process's name (an atomic step, so two starting workers never take the same one) for
+ * this process to replay and remove. A directory whose process still runs is left alone.
+ */
+export function claimSpoolDirs(base: string, pid = process.pid, alive: (pid: number) => boolean = processAlive): { own: string; orphans: string[] } {
+  mkdirSync(base, { recursive: true });
+  const orphans: string[] = [];
+  for (const name of readdirSync(base).sort()) {
+    const match = OWNED.exec(name);
+    if (!match) continue;
+    const owner = Number(match[1]);
+    // The same pid as this process, which has only just started: a previous life's (a container restarts as pid 1).
+    if (owner !== pid && alive(owner)) continue;
+    const claimed = join(base, `${pid}-${randomBytes(6).toString('hex')}`);
+    try {
+      renameSync(join(base, name), claimed);
+      orphans.push(claimed);
+    } catch {
+      // Another process took it first.
+    }
+  }
+  const own = join(base, `${pid}-${randomBytes(6).toString('hex')}`);
+  mkdirSync(own, { recursive: true });
+  syncDirectory(base);
+  return { own, orphans };
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -1,10 +1,11 @@
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BeforeApplicationShutdown, Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { GATEWAY_CONFIG, type GatewayConfig } from '@tokenhub/config';
 import { UsageRecordEntity, UsageRecordRepository } from '@tokenhub/store';
 import type { Logger } from 'pino';
 import { LOGGER } from '../logging.tokens';
-import { Spool, SpoolFullError } from './usage-spool';
+import { claimSpoolDirs, Spool, SpoolFullError, SpoolOptions } from './usage-spool';
 
 export type UsageRecord = UsageRecordEntity;
 
@@ -50,7 +51,9 @@ export class UsageWriter implements OnModuleInit, BeforeApplicationShutdown {
   private timer?: NodeJS.Timeout;
   private flushing: Promise<void> | null = null;
   private spilling: Promise<void> | null = null;
+  /** This process's spool, and those of earlier processes on this `DATA_DIR` (replayed first, then removed). */
   private readonly spool: Spool<UsageRecord>;
+  private readonly adopted: Spool<UsageRecord>[];
   /** No database write is tried before this time (set after a failure). */
   private retryAt = 0;
   private failing = false;
@@ -62,20 +65,35 @@ export class UsageWriter implements OnModuleInit, BeforeApplicationShutdown {
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly repository: UsageRecordRepository,
   ) {
-    this.spool = Spool.open<UsageRecord>({
-      dir: join(config.dataDir, 'spool', 'usage'),
+    const { own, orphans } = claimSpoolDirs(join(config.dataDir, 'spool', 'usage'));
+    const options = (dir: string): SpoolOptions => ({
+      dir,
       maxBytes: config.ledger.spoolMaxBytes,
       segmentBytes: Math.min(SEGMENT_BYTES, Math.max(64 * 1024, Math.floor(config.ledger.spoolMaxBytes / 8))),
       revive: reviveRecord,
-      onCorrupt: (segment, line, reason) => this.logger.error({ segment, line, reason }, 'usage spool: an unreadable line was skipped'),
+      onCorrupt: (segment, line, reason) => this.logger.error({ dir, segment, line, reason }, 'usage spool: an unreadable line was skipped'),
     });
-    if (!this.spool.empty) this.logger.warn({ bytes: this.spool.bytes, segments: this.spool.segmentCount }, 'usage spool holds records from an earlier run: replaying');
+    this.spool = Spool.open<UsageRecord>(options(own));
+    this.adopted = orphans.map((dir) => Spool.open<UsageRecord>(options(dir)));
+    const earlier = this.adopted.reduce((sum, spool) => sum + spool.bytes, 0);
+    if (earlier > 0) this.logger.warn({ bytes: earlier, spools: orphans.length }, 'usage spools of earlier processes hold records: replaying');
+    for (const [i, spool] of this.adopted.entries()) if (spool.empty) this.dropAdopted(i);
   }
 
   onModuleInit(): void {
     this.timer = setInterval(() => void this.flush(), this.config.usageFlushIntervalMs);
     this.timer.unref();
-    if (!this.spool.empty) void this.flush();
+    if (this.backlog) void this.flush();
+  }
+
+  /** Whether any spool holds records. */
+  private get backlog(): boolean {
+    return !this.spool.empty || this.adopted.length > 0;
+  }
+
+  private dropAdopted(index: number): void {
+    const [spool] = this.adopted.splice(index, 1);
+    rmSync(spool.dir, { recursive: true, force: true });
   }
 
   /**
@@ -111,8 +129,8 @@ export class UsageWriter implements OnModuleInit, BeforeApplicationShutdown {
     return {
       databaseFailing: this.failing,
       buffered: this.buffer.length,
-      spoolBytes: this.spool.bytes,
-      spoolSegments: this.spool.segmentCount,
+      spoolBytes: this.spool.bytes + this.adopted.reduce((sum, spool) => sum + spool.bytes, 0),
+      spoolSegments: this.spool.segmentCount + this.adopted.reduce((sum, spool) => sum + spool.segmentCount, 0),
       spoolMaxBytes: this.spool.maxBytes,
       accepting: !this.full,
     };
@@ -121,17 +139,17 @@ export class UsageWriter implements OnModuleInit, BeforeApplicationShutdown {
   /** Writes everything buffered (to the database, or the spool); concurrent callers share one flush. */
   flush(): Promise<void> {
     if (this.flushing) return this.flushing;
-    if (this.buffer.length === 0 && this.spool.empty) return Promise.resolve();
+    if (this.buffer.length === 0 && !this.backlog) return Promise.resolve();
     this.flushing = this.drain().finally(() => (this.flushing = null));
     return this.flushing;
   }
 
   private async drain(): Promise<void> {
     // Not at shutdown: the spool is already durable, and the grace period is for the records in memory.
-    if (!this.spool.empty && !this.closing && Date.now() >= this.retryAt) await this.replay();
+    if (this.backlog && !this.closing && Date.now() >= this.retryAt) await this.replay();
     while (this.buffer.length > 0) {
       // Behind a backlog (or while the database is being left alone), records queue on disk.
-      if (!this.spool.empty || Date.now() < this.retryAt) {
+      if (this.backlog || Date.now() < this.retryAt) {
         await this.spill();
         return;
       }
@@ -149,10 +167,15 @@ export class UsageWriter implements OnModuleInit, BeforeApplicationShutdown {
     }
   }
 
-  /** Replays the spool into the database; a failure leaves the rest for later. */
+  /** Replays the spools (earlier processes' first) into the database; a failure leaves the rest for later. */
   private async replay(): Promise<void> {
     try {
-      const replayed = await this.spool.replay((batch) => this.write(batch), this.config.usageBatchSize);
+      let replayed = 0;
+      while (this.adopted.length > 0) {
+        replayed += await this.adopted[0].replay((batch) => this.write(batch), this.config.usageBatchSize);
+        this.dropAdopted(0);
+      }
+      replayed += await this.spool.replay((batch) => this.write(batch), this.config.usageBatchSize);
       if (replayed > 0) this.logger.info({ records: replayed }, 'usage spool replayed into the database');
       if (this.failing) this.logger.info('usage writes to the database succeed again');
       this.failing = false;
