@@ -12,9 +12,11 @@ import { GovernanceModule } from './governance/governance.module';
 import { HealthModule } from './health/health.module';
 import { KeysModule } from './keys/keys.module';
 import { LOGGER } from './logging.tokens';
+import { MetricsModule } from './metrics/metrics.module';
 import { ModelsModule } from './models/models.module';
 import { ReportsModule } from './reports/reports.module';
 import { TeamsModule } from './teams/teams.module';
+import { TracingModule } from './tracing/tracing.module';
 import { ProviderCredentialsModule } from './provider-credentials/provider-credentials.module';
 import { UsageModule } from './usage/usage.module';
 
@@ -43,6 +45,8 @@ export class AppModule {
         AuthModule,
         AuditModule,
         UsageModule,
+        MetricsModule,
+        TracingModule,
         KeysModule,
         TeamsModule,
         ReportsModule,

@@ -3,6 +3,7 @@ import type { GatewayConfig } from '@tokenhub/config';
 import { buildDataSourceOptions } from '@tokenhub/store';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
+import { serveClusterMetrics } from './metrics/metrics-cluster';
 
 /** A worker that dies this soon after its start is not restarted again (a crash loop). */
 const CRASH_LOOP_MS = 5_000;
@@ -47,6 +48,7 @@ export async function runPrimary(config: GatewayConfig, workers: number, logger:
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  serveClusterMetrics();
   for (let i = 0; i < workers; i++) fork();
   logger.info({ workers, pid: process.pid }, `TokenHub primary started ${workers} workers`);
 }

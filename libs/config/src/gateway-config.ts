@@ -120,6 +120,16 @@ export interface GatewayConfig {
   usageRetentionDays: number;
   /** The response cache (`prompt_cache_key`): TTLs and the semantic lookup. */
   cache: ResponseCacheConfig;
+  /** With it, `GET /metrics` asks for `Authorization: Bearer <metricsToken>`; without it, it is open. */
+  metricsToken?: string;
+  /** OpenTelemetry traces, exported over OTLP/HTTP when an endpoint is configured. */
+  tracing?: TracingConfig;
+}
+
+export interface TracingConfig {
+  /** The OTLP/HTTP traces URL (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, or `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`). */
+  tracesUrl: string;
+  serviceName: string;
 }
 
 export interface ResponseCacheConfig {

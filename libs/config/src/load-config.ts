@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { plainToInstance, Type } from 'class-transformer';
 import { IsBooleanString, IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, validateSync } from 'class-validator';
-import { GatewayConfig, ProviderConfig, ProviderCredential } from './gateway-config';
+import { GatewayConfig, ProviderConfig, ProviderCredential, TracingConfig } from './gateway-config';
 import { KNOWN_PROVIDERS } from './provider-families';
 
 /** The environment variables TokenHub reads, validated at boot. */
@@ -103,6 +103,18 @@ class EnvironmentSchema {
 
   @IsOptional() @IsBooleanString()
   TOKENHUB_DROP_PARAMS?: string;
+
+  @IsOptional() @Matches(/^\S{16,}$/, { message: 'METRICS_TOKEN must be at least 16 characters without spaces' })
+  METRICS_TOKEN?: string;
+
+  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+
+  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string;
+
+  @IsOptional() @IsString()
+  OTEL_SERVICE_NAME?: string;
 
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(256)
   WORKERS?: number;
@@ -394,5 +406,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       maxPendingWrites: parsed.CACHE_MAX_PENDING_WRITES ?? 10_000,
       maxEntryBytes: parsed.CACHE_MAX_ENTRY_BYTES ?? 256 * 1024,
     },
+    metricsToken: parsed.METRICS_TOKEN,
+    tracing: tracingConfig(parsed.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, parsed.OTEL_EXPORTER_OTLP_ENDPOINT, parsed.OTEL_SERVICE_NAME),
   };
+}
+
+/** The traces URL as the OpenTelemetry specification builds it: the signal's own, else the base one plus `/v1/traces`. */
+function tracingConfig(tracesUrl: string | undefined, baseUrl: string | undefined, serviceName: string | undefined): TracingConfig | undefined {
+  const url = tracesUrl ?? (baseUrl ? `${baseUrl.replace(/\/+$/, '')}/v1/traces` : undefined);
+  return url ? { tracesUrl: url, serviceName: serviceName || 'tokenhub' } : undefined;
 }

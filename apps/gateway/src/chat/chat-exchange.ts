@@ -3,6 +3,7 @@ import type { TokenUsage } from '@tokenhub/providers';
 import type { AttemptRecord, UsageRecordEntity } from '@tokenhub/store';
 import type { Response } from 'express';
 import { Principal } from '../auth/principal';
+import type { RequestTrace } from '../tracing/request-trace';
 import { METADATA_MAX_CHARS } from './dto/chat-completion-request.dto';
 import { isSmallJsonObject } from './dto/message-content.validator';
 
@@ -35,6 +36,8 @@ export class ChatExchange {
   readonly droppedParams = new Set<string>();
   /** Gives back what governance holds for this request (budgets settled, limits freed); runs once. */
   releaseLimits: (() => Promise<void>) | null = null;
+  /** This request's trace, when tracing is configured. */
+  trace: RequestTrace | null = null;
   statusCode = 200;
   error: { type: string; code: string | null; message: string } | null = null;
   /** The response cache's verdict (`x-tokenhub-cache`); null when the request did not use the cache. */

@@ -8,6 +8,8 @@ import { AuthService } from '../auth/auth.service';
 import { ResponseCacheService } from '../cache/response-cache.service';
 import { GovernanceService } from '../governance/governance.service';
 import { LOGGER } from '../logging.tokens';
+import { MetricsService } from '../metrics/metrics.service';
+import { TracingService } from '../tracing/tracing.service';
 import { UsageWriter } from '../usage/usage-writer.service';
 import { ChatExchange } from './chat-exchange';
 import { DEFAULT_TEMPERATURE } from './dto/chat-completion-request.dto';
@@ -39,10 +41,15 @@ export class ChatService implements OnModuleDestroy {
     private readonly usage: UsageWriter,
     private readonly governance: GovernanceService,
     private readonly cache: ResponseCacheService,
-  ) {}
+    private readonly metrics: MetricsService,
+    private readonly tracing: TracingService,
+  ) {
+    metrics.trackInFlight(() => this.inFlight.size);
+  }
 
   async handle(req: Request, res: Response): Promise<void> {
     const exchange = new ChatExchange(res.locals.requestId as string, res);
+    exchange.trace = this.tracing.startRequest(req);
     const abort = new AbortController();
     this.inFlight.add(abort);
     res.once('close', () => {
@@ -73,7 +80,10 @@ export class ChatService implements OnModuleDestroy {
       if (abort.signal.aborted && !(err instanceof GatewayError && err.status < 499)) exchange.fail(new ClientCancelledError());
       else exchange.fail(err, this.logger);
     } finally {
-      this.usage.record(exchange.toRecord());
+      const record = exchange.toRecord();
+      this.usage.record(record);
+      this.metrics.observe(record);
+      exchange.trace?.end(record);
       await exchange.releaseLimits?.();
       this.untrack(abort);
     }
@@ -90,7 +100,9 @@ export class ChatService implements OnModuleDestroy {
     } catch (authError) {
       exchange.fail(authError, this.logger);
     } finally {
-      this.usage.record(exchange.toRecord());
+      const record = exchange.toRecord();
+      this.usage.record(record);
+      this.metrics.observe(record);
       this.untrack(tracked);
     }
   }
@@ -219,6 +231,7 @@ export class ChatService implements OnModuleDestroy {
       ...(err ? { status: err.kind === 'http' ? err.status : undefined, outcome: 'error' as const, error: err.message.slice(0, 500) } : { status: 200, outcome: 'success' as const }),
       latencyMs: Math.round(performance.now() - started),
     });
+    ex.trace?.attempt(ex.attempts[ex.attempts.length - 1], started);
     if (!err) {
       ex.servedProvider = target.providerName;
       ex.servedModel = target.model;
