@@ -6,6 +6,7 @@
  *   npm run bench                      (builds the gateway, then runs this)
  *   BENCH_DURATION=10 npm run bench    (seconds measured per step, default 5)
  *   BENCH_DATABASE_URL=postgres://… npm run bench   (Postgres server instead of embedded PGlite)
+ *   npm run bench -- ttfb              (streaming time to first byte by provider: bench/ttfb.ts)
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
