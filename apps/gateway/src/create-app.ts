@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { IncomingMessage, Server, ServerResponse, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { INestApplication, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { firstValidationProblem, InvalidRequestError, OpenAIExceptionFilter, PinoNestLogger } from '@tokenhub/common';
+import { checkJsonDepth, firstValidationProblem, InvalidRequestError, OpenAIExceptionFilter, PinoNestLogger, safePlainToInstance, toErrorResponse, verifyUtf8 } from '@tokenhub/common';
+import { instanceToPlain } from 'class-transformer';
 import type { GatewayConfig } from '@tokenhub/config';
 import express, { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
@@ -27,8 +30,17 @@ export async function createGatewayApp(config: GatewayConfig, logger: Logger): P
     res.setHeader('x-request-id', res.locals.requestId as string);
     next();
   });
-  app.use(express.json({ limit: config.bodyLimit }));
-  // Body parser failures (bad JSON, too large, bad charset) are answered OpenAI-shaped,
+  // An unknown `Expect` is ignored (RFC 9110 allows it) rather than answered by Node with a bare 417.
+  const server = app.getHttpServer() as Server;
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
+  server.on('clientError', answerClientError);
+  app.use(express.json({ limit: config.bodyLimit, verify: verifyUtf8 }));
+  // Express passes what this throws to the error handler below, like a body parser failure.
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    checkJsonDepth(req.body);
+    next();
+  });
+  // Body parser failures (bad JSON, not UTF-8, too deep, too large, bad charset) are answered OpenAI-shaped,
   // and on the chat endpoint they are recorded like any other request.
   const chat = app.get(ChatService);
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
@@ -41,6 +53,7 @@ export async function createGatewayApp(config: GatewayConfig, logger: Logger): P
     new ValidationPipe({
       whitelist: true,
       transform: true,
+      transformerPackage: { plainToInstance: safePlainToInstance, classToPlain: instanceToPlain },
       exceptionFactory: (errors) => {
         const problem = firstValidationProblem(errors);
         return new InvalidRequestError(problem?.message ?? 'Invalid request.', problem?.param ?? null, 'invalid_value');
@@ -49,6 +62,28 @@ export async function createGatewayApp(config: GatewayConfig, logger: Logger): P
   );
   if (config.docsEnabled) setupSwagger(app);
   return app;
+}
+
+/**
+ * A request Node cannot parse (headers over 16 KiB, malformed request line or headers) never
+ * reaches Express: answered here, OpenAI-shaped, with the statuses Node itself would use.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, message, code] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'The request headers are larger than this server accepts.', 'request_headers_too_large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'The request was not received in time.', 'request_timeout']
+        : err.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
+          ? [413, 'The request body is larger than this server accepts.', 'request_too_large']
+          : [400, 'The request is not valid HTTP.', 'invalid_http'];
+  const { body } = toErrorResponse(new InvalidRequestError(message, null, code, status), undefined);
+  const json = JSON.stringify(body);
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(json)}\r\nconnection: close\r\n\r\n${json}`);
 }
 
 function setupSwagger(app: INestApplication): void {

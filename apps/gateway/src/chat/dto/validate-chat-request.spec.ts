@@ -49,4 +49,23 @@ describe('validateChatRequest', () => {
   it('rejects a body that is not an object', async () => {
     expect((await problem([1, 2]))?.message).toMatch(/JSON object/);
   });
+  describe('keys that name parts of JavaScript objects', () => {
+    const bodies: Record<string, string> = {
+      'a top-level constructor object': '{"model":"openai/gpt-4o","messages":[{"role":"user","content":"hi"}],"constructor":{"prototype":{"polluted":true}}}',
+      'a top-level constructor string': '{"model":"openai/gpt-4o","messages":[{"role":"user","content":"hi"}],"constructor":"x"}',
+      'a top-level __proto__': '{"model":"openai/gpt-4o","messages":[{"role":"user","content":"hi"}],"__proto__":{"polluted":true}}',
+      'a constructor in a message': '{"model":"openai/gpt-4o","messages":[{"role":"user","content":"hi","constructor":{"a":1}}]}',
+      'a constructor in a content part': '{"model":"openai/gpt-4o","messages":[{"role":"user","content":[{"type":"text","text":"x","constructor":{}}]}]}',
+      'a tool parameter named constructor': '{"model":"openai/gpt-4o","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"constructor":{"type":"string"}}}}}]}',
+      'metadata with a constructor key': '{"model":"openai/gpt-4o","messages":[{"role":"user","content":"hi"}],"metadata":{"constructor":{"a":1}}}',
+    };
+    it.each(Object.entries(bodies))('validates %s without throwing anything but a 400', async (_name, json) => {
+      const outcome = await validateChatRequest(JSON.parse(json)).then(
+        () => 'valid',
+        (err: { status?: number }) => err.status ?? err,
+      );
+      expect([400, 'valid']).toContain(outcome);
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    });
+  });
 });

@@ -1,5 +1,4 @@
-import { firstValidationProblem, InvalidRequestError } from '@tokenhub/common';
-import { plainToInstance } from 'class-transformer';
+import { firstValidationProblem, InvalidRequestError, safePlainToInstance } from '@tokenhub/common';
 import { validate } from 'class-validator';
 import { ChatCompletionRequestDto } from './chat-completion-request.dto';
 
@@ -11,7 +10,7 @@ export async function validateChatRequest(body: unknown): Promise<ChatCompletion
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
     throw new InvalidRequestError('The request body must be a JSON object.');
   }
-  const dto = plainToInstance(ChatCompletionRequestDto, body, { enableImplicitConversion: false });
+  const dto = safePlainToInstance(ChatCompletionRequestDto, body, { enableImplicitConversion: false });
   // Not `stopAtFirstError`: it would stop at the decorator class-validator runs first (the last
   // written, e.g. ArrayMaxSize), so a missing `messages` would be "no more than 10000 elements".
   const errors = await validate(dto, { forbidUnknownValues: false });

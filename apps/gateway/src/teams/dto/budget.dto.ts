@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { BUDGET_PERIODS, BUDGET_SCOPES, type BudgetEntity, type BudgetPeriod, type BudgetScope } from '@tokenhub/store';
-import { IsIn, IsNumber, IsOptional, IsUUID, Max, Min } from 'class-validator';
-import { InlineBudgetDto, MAX_LIMIT_USD } from './policy.dto';
+import { IsIn, IsOptional, IsUUID } from 'class-validator';
+import { InlineBudgetDto, IsUsdAmount } from './policy.dto';
 
 export class CreateBudgetDto extends InlineBudgetDto {
   @ApiProperty({ description: 'What the budget caps: a virtual key, a team, or a customer.', enum: BUDGET_SCOPES, example: 'team' })
@@ -15,7 +15,7 @@ export class CreateBudgetDto extends InlineBudgetDto {
 
 export class UpdateBudgetDto {
   @ApiProperty({ description: 'The new cap for the window, in USD; what the window has spent is kept.', example: 10, minimum: 0 })
-  @IsNumber({ allowNaN: false, allowInfinity: false, maxDecimalPlaces: 6 }) @Min(0) @Max(MAX_LIMIT_USD)
+  @IsUsdAmount()
   limit_usd: number;
 }
 

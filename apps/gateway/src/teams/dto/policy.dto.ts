@@ -1,13 +1,33 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { BUDGET_PERIODS, type BudgetPeriod, type LimitsColumns } from '@tokenhub/store';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsIn, IsInt, IsNotEmpty, IsNumber, IsOptional, IsString, Max, MaxLength, Min, ValidateIf, ValidateNested } from 'class-validator';
+import { applyDecorators } from '@nestjs/common';
+import { ArrayMaxSize, IsArray, IsIn, IsInt, IsNotEmpty, IsNumber, IsOptional, IsString, Max, MaxLength, Min, ValidateBy, ValidateIf, ValidateNested } from 'class-validator';
 
 const MAX_INT = 2_147_483_647;
 export const MAX_LIMIT_USD = 1_000_000_000_000;
 
 /** Absent means "leave as it is"; present must be valid, and null is not (e.g. `name` in a PATCH). */
 export const IfPresent = () => ValidateIf((_object, value) => value !== undefined);
+
+/**
+ * An amount in USD: a finite number with at most 6 decimal places. (class-validator's own
+ * `maxDecimalPlaces` throws on numbers it prints in exponent form, such as 5e-324.)
+ */
+export const IsUsdAmount = () =>
+  // Listed last-checked first, as stacked decorators apply: the type check stays the message for a mistyped value.
+  applyDecorators(
+    ValidateBy({
+      name: 'isUsdAmount',
+      validator: {
+        validate: (value: unknown) => typeof value !== 'number' || (Number.isFinite(value) && Number(value.toFixed(6)) === value),
+        defaultMessage: (args) => `${args?.property} must have at most 6 decimal places`,
+      },
+    }),
+    Max(MAX_LIMIT_USD),
+    Min(0),
+    IsNumber({ allowNaN: false, allowInfinity: false }),
+  );
 
 /** A budget given with a key, team or customer: one per period. */
 export class InlineBudgetDto {
@@ -16,7 +36,7 @@ export class InlineBudgetDto {
   period: BudgetPeriod;
 
   @ApiProperty({ description: 'Spending cap for the window, in USD.', example: 5, minimum: 0 })
-  @IsNumber({ allowNaN: false, allowInfinity: false, maxDecimalPlaces: 6 }) @Min(0) @Max(MAX_LIMIT_USD)
+  @IsUsdAmount()
   limit_usd: number;
 }
 

@@ -1,0 +1,81 @@
+import { isUtf8 } from 'node:buffer';
+import { ClassConstructor, ClassTransformOptions, plainToInstance } from 'class-transformer';
+import { InvalidRequestError } from '../errors/gateway-error';
+
+/**
+ * The deepest nesting a JSON request body may have. JSON.parse reads any depth, but the
+ * validators and serializers after it recurse, and overflow the stack a few thousand levels
+ * down; no request (JSON schemas of tools and response formats included) needs this many.
+ */
+export const MAX_JSON_DEPTH = 128;
+
+/** How deep a parsed JSON value nests, counted without recursion; stops counting past `limit`. */
+export function jsonDepth(value: unknown, limit = Infinity): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    const here = depth + 1;
+    if (here > deepest) deepest = here;
+    if (deepest > limit) return deepest;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (child !== null && typeof child === 'object') stack.push([child, here]);
+    }
+  }
+  return deepest;
+}
+
+/** The body parser's `verify` hook: a body that is not valid UTF-8 is refused before it is decoded (which would replace the bad bytes). */
+export function verifyUtf8(_req: unknown, _res: unknown, body: Buffer, encoding: string): void {
+  if (/^utf-?8$/i.test(encoding) && !isUtf8(body)) throw new InvalidRequestError('The request body is not valid UTF-8.', null, 'invalid_encoding');
+}
+
+/** Refuses a parsed body nested deeper than `MAX_JSON_DEPTH`. */
+export function checkJsonDepth(body: unknown): void {
+  if (jsonDepth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+    throw new InvalidRequestError(`The request body nests deeper than ${MAX_JSON_DEPTH} levels.`, null, 'nesting_too_deep');
+  }
+}
+
+const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor']);
+
+/**
+ * The value without members named `__proto__` or `constructor`, at any depth (the input is
+ * left as is; unchanged parts are shared). class-transformer takes an object's own
+ * `constructor` member for its class and throws (a 500) on `{"x":{"constructor":{}}}`;
+ * validation runs on this copy, while what is forwarded keeps every member the client sent.
+ */
+export function withoutPrototypeKeys<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | null = null;
+    value.forEach((item, i) => {
+      const clean = withoutPrototypeKeys(item);
+      if (clean !== item) (copy ??= [...value])[i] = clean;
+    });
+    return (copy ?? value) as T;
+  }
+  let copy: Record<string, unknown> | null = null;
+  for (const key of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[key];
+    const clean = PROTOTYPE_KEYS.has(key) ? undefined : withoutPrototypeKeys(item);
+    if (clean === item) continue;
+    copy ??= ownCopy(value as Record<string, unknown>);
+    if (PROTOTYPE_KEYS.has(key)) delete copy[key];
+    else copy[key] = clean;
+  }
+  return (copy ?? value) as T;
+}
+
+/** A plain copy of an object's own members; `__proto__` stays an own member, never a prototype. */
+function ownCopy(value: Record<string, unknown>): Record<string, unknown> {
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) Object.defineProperty(copy, key, { value: value[key], enumerable: true, writable: true, configurable: true });
+  return copy;
+}
+
+/** class-transformer's `plainToInstance`, on the value without prototype keys: for the ValidationPipe's `transformerPackage`. */
+export function safePlainToInstance<T>(cls: ClassConstructor<T>, plain: unknown, options?: ClassTransformOptions): T {
+  return plainToInstance(cls, withoutPrototypeKeys(plain) as object, options) as T;
+}
