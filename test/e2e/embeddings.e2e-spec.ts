@@ -1,6 +1,9 @@
 import OpenAI from 'openai';
 import { FakeAnthropic } from '../fakes/fake-anthropic';
 import { FakeAzureOpenAI } from '../fakes/fake-azure';
+import { FAKE_AWS, FakeBedrock } from '../fakes/fake-bedrock';
+import { FakeCohere } from '../fakes/fake-cohere';
+import { FakeGemini } from '../fakes/fake-gemini';
 import { bagOfWordsEmbedding, FakeOpenAI } from '../fakes/fake-openai';
 import { setLimits } from './governance-helpers';
 import { expectOpenAIError, Gateway, startGateway } from './harness';
@@ -17,6 +20,9 @@ describe('POST /v1/embeddings', () => {
   let openai: FakeOpenAI;
   let azure: FakeAzureOpenAI;
   let anthropic: FakeAnthropic;
+  let gemini: FakeGemini;
+  let cohere: FakeCohere;
+  let bedrock: FakeBedrock;
   let gw: Gateway;
   let key: string;
   let keyId: string;
@@ -26,7 +32,17 @@ describe('POST /v1/embeddings', () => {
     openai = new FakeOpenAI();
     azure = new FakeAzureOpenAI(new Set(['text-embedding-3-small']));
     anthropic = new FakeAnthropic();
-    const [openaiBase, azureBase, anthropicBase] = await Promise.all([openai.start(), azure.start(), anthropic.start()]);
+    gemini = new FakeGemini();
+    cohere = new FakeCohere();
+    bedrock = new FakeBedrock();
+    const [openaiBase, azureBase, anthropicBase, geminiBase, cohereBase, bedrockBase] = await Promise.all([
+      openai.start(),
+      azure.start(),
+      anthropic.start(),
+      gemini.start(),
+      cohere.start(),
+      bedrock.start(),
+    ]);
     gw = await startGateway({
       OPENAI_API_KEY: 'sk-upstream',
       OPENAI_BASE_URL: openaiBase,
@@ -34,13 +50,21 @@ describe('POST /v1/embeddings', () => {
       AZURE_BASE_URL: azureBase,
       ANTHROPIC_API_KEY: 'sk-ant-upstream',
       ANTHROPIC_BASE_URL: anthropicBase,
+      GEMINI_API_KEY: 'gm-upstream',
+      GEMINI_BASE_URL: geminiBase,
+      COHERE_API_KEY: 'co-upstream',
+      COHERE_BASE_URL: cohereBase,
+      AWS_ACCESS_KEY_ID: FAKE_AWS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: FAKE_AWS.secretAccessKey,
+      AWS_REGION: FAKE_AWS.region,
+      BEDROCK_BASE_URL: bedrockBase,
     });
     ({ key, id: keyId } = await gw.createKey('embeddings-spec'));
     client = new OpenAI({ apiKey: key, baseURL: `${gw.url}/v1`, maxRetries: 0 });
   });
   afterAll(async () => {
     await gw?.close();
-    await Promise.all([openai?.stop(), azure?.stop(), anthropic?.stop()]);
+    await Promise.all([openai?.stop(), azure?.stop(), anthropic?.stop(), gemini?.stop(), cohere?.stop(), bedrock?.stop()]);
   });
 
   describe('OpenAI', () => {
@@ -114,6 +138,80 @@ describe('POST /v1/embeddings', () => {
     expect(sent.path).toBe('/openai/deployments/text-embedding-3-small/embeddings');
     expect(sent.apiVersion).toBe('2024-10-21');
     expect(sent.headers['api-key']).toBe('az-upstream');
+  });
+
+  describe('Gemini', () => {
+    it('batchEmbedContents: one request per text, outputDimensionality from dimensions, base64 too', async () => {
+      const res = await client.embeddings.create({ model: 'gemini/gemini-embedding-001', input: ['first text', 'second text'], dimensions: 128, encoding_format: 'float' });
+      expect(res.model).toBe('gemini-embedding-001');
+      expect(res.data.map((d) => d.embedding.length)).toEqual([128, 128]);
+      expect(res.data[1].embedding[3]).toBeCloseTo(bagOfWordsEmbedding('second text', 128)[3], 6);
+      const sent = gemini.embeddingRequests[gemini.embeddingRequests.length - 1];
+      expect(sent.model).toBe('gemini-embedding-001');
+      expect(sent.body.requests[0]).toEqual({ model: 'models/gemini-embedding-001', content: { parts: [{ text: 'first text' }] }, outputDimensionality: 128 });
+      // The Gemini API reports no token counts for embeddings.
+      expect(res.usage).toEqual({ prompt_tokens: 0, total_tokens: 0 });
+      const b64 = (await client.embeddings.create({ model: 'gemini-embedding-001', input: 'bare name', encoding_format: 'base64' })) as unknown as { data: Array<{ embedding: string }> };
+      expect(fromBase64(b64.data[0].embedding)).toHaveLength(3072);
+    });
+
+    it('refuses token arrays with a 400 naming the provider, and passes Gemini refusals through', async () => {
+      const tokens = await post({ model: 'gemini/gemini-embedding-001', input: [1, 2, 3] });
+      expect(tokens.status).toBe(400);
+      expect(expectOpenAIError(await tokens.json())).toMatchObject({ param: 'input', message: expect.stringMatching(/gemini/) });
+      const tooWide = await post({ model: 'gemini/gemini-embedding-001', input: 'x', dimensions: 5000 });
+      expect(tooWide.status).toBe(400);
+      expect(expectOpenAIError(await tooWide.json()).message).toMatch(/between 1 and 3072/);
+    });
+  });
+
+  describe('Cohere', () => {
+    it('v2 /embed with input_type search_query and float embedding types; usage from billed units; more than 96 texts split', async () => {
+      const res = await client.embeddings.create({ model: 'cohere/embed-v4.0', input: ['hello there', 'general kenobi'], dimensions: 256, encoding_format: 'float' });
+      expect(res.data.map((d) => d.embedding.length)).toEqual([256, 256]);
+      expect(cohere.embeddingRequests[cohere.embeddingRequests.length - 1]).toEqual({
+        model: 'embed-v4.0',
+        texts: ['hello there', 'general kenobi'],
+        input_type: 'search_query',
+        embedding_types: ['float'],
+        output_dimension: 256,
+      });
+      expect(res.usage.prompt_tokens).toBe(3 + 4);
+      const before = cohere.embeddingRequests.length;
+      const many = Array.from({ length: 100 }, (_, i) => `text number ${i}`);
+      const big = await client.embeddings.create({ model: 'cohere/embed-english-v3.0', input: many, encoding_format: 'float' });
+      expect(big.data).toHaveLength(100);
+      expect(big.data[99].embedding[0]).toBeCloseTo(bagOfWordsEmbedding('text number 99', 1024)[0], 6);
+      expect(cohere.embeddingRequests.slice(before).map((b) => (b.texts as string[]).length).sort()).toEqual([4, 96]);
+    });
+  });
+
+  describe('Bedrock', () => {
+    it('Titan Text Embeddings V2: one signed InvokeModel per text, dimensions, token counts added up', async () => {
+      const before = bedrock.embeddingRequests.length;
+      const res = await client.embeddings.create({ model: 'bedrock/amazon.titan-embed-text-v2:0', input: ['alpha beta', 'gamma delta epsilon'], dimensions: 256, encoding_format: 'float' });
+      expect(res.data.map((d) => d.embedding.length)).toEqual([256, 256]);
+      expect(res.data[1].embedding[7]).toBeCloseTo(bagOfWordsEmbedding('gamma delta epsilon', 256)[7], 6);
+      const sent = bedrock.embeddingRequests.slice(before);
+      expect(sent.map((r) => r.body).sort((a, b) => a.inputText.localeCompare(b.inputText))).toEqual([
+        { inputText: 'alpha beta', dimensions: 256, normalize: true },
+        { inputText: 'gamma delta epsilon', dimensions: 256, normalize: true },
+      ]);
+      expect(res.usage.prompt_tokens).toBe(3 + 5);
+    });
+
+    it('Cohere Embed on Bedrock: texts in one call, tokens from the response header', async () => {
+      const res = await client.embeddings.create({ model: 'bedrock/cohere.embed-english-v3', input: ['one', 'two'], encoding_format: 'float' });
+      expect(res.data.map((d) => d.embedding.length)).toEqual([1024, 1024]);
+      expect(bedrock.embeddingRequests[bedrock.embeddingRequests.length - 1].body).toEqual({ texts: ['one', 'two'], input_type: 'search_query', embedding_types: ['float'] });
+      expect(res.usage.prompt_tokens).toBe(2);
+    });
+
+    it('other Bedrock models are a 400', async () => {
+      const res = await post({ model: 'bedrock/anthropic.claude-3-haiku-20240307-v1:0', input: 'x' });
+      expect(res.status).toBe(400);
+      expect(expectOpenAIError(await res.json()).code).toBe('embeddings_not_supported');
+    });
   });
 
   it('Anthropic has no embeddings API: a 400 naming the provider', async () => {

@@ -2,6 +2,8 @@ import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { encodeEventStreamMessage } from '../../libs/providers/src/bedrock/event-stream';
+import { cohereEmbedAnswer, validateCohereEmbed } from './fake-cohere';
+import { bagOfWordsEmbedding } from './fake-openai';
 
 /**
  * A fake Amazon Bedrock runtime (`POST /model/{modelId}/converse` and `/converse-stream`)
@@ -42,7 +44,54 @@ export class FakeBedrock {
     return this.requests[this.requests.length - 1];
   }
 
+  /** InvokeModel calls to embedding models received: the model id and the body. */
+  readonly embeddingRequests: Array<{ modelId: string; body: Record<string, any> }> = [];
+
+  /**
+   * InvokeModel (`/model/{id}/invoke`) for embedding models, signature checked: Titan Text
+   * Embeddings V2 (`inputText`, `dimensions` 256/512/1024, `normalize`) and Cohere Embed
+   * (the Cohere body without `model`; token count in `X-Amzn-Bedrock-Input-Token-Count`).
+   */
+  private async invoke(req: IncomingMessage, res: ServerResponse, modelId: string): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const raw = Buffer.concat(chunks);
+    const signatureProblem = checkSignature(req, raw);
+    if (signatureProblem) return error(res, 403, 'InvalidSignatureException', signatureProblem);
+    let body: Record<string, any>;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      return error(res, 400, 'ValidationException', 'Malformed input request, please reformat your input and try again.');
+    }
+    this.embeddingRequests.push({ modelId, body });
+    const answer = (json: object, tokens: number) => {
+      const text = JSON.stringify(json);
+      res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': randomUUID(), 'x-amzn-bedrock-input-token-count': String(tokens) });
+      res.end(text);
+    };
+    if (modelId === 'amazon.titan-embed-text-v2:0') {
+      for (const key of Object.keys(body)) {
+        if (!['inputText', 'dimensions', 'normalize', 'embeddingTypes'].includes(key)) return error(res, 400, 'ValidationException', `Malformed input request: extraneous key [${key}] is not permitted, please reformat your input and try again.`);
+      }
+      if (typeof body.inputText !== 'string' || body.inputText.length === 0) return error(res, 400, 'ValidationException', 'Malformed input request: #: required key [inputText] not found, please reformat your input and try again.');
+      if (body.dimensions !== undefined && ![256, 512, 1024].includes(body.dimensions)) return error(res, 400, 'ValidationException', `Malformed input request: #/dimensions: ${body.dimensions} is not a valid enum value, please reformat your input and try again.`);
+      const tokens = Math.max(1, Math.ceil(body.inputText.length / 4));
+      const embedding = bagOfWordsEmbedding(body.inputText, body.dimensions ?? 1024);
+      return answer({ embedding, inputTextTokenCount: tokens, embeddingsByType: { float: embedding } }, tokens);
+    }
+    const cohere = COHERE_ON_BEDROCK[modelId];
+    if (!cohere) return error(res, 400, 'ValidationException', 'The provided model identifier is invalid.');
+    const fields = new Set(['texts', 'images', 'input_type', 'truncate', 'embedding_types', 'output_dimension', 'max_tokens']);
+    const problem = validateCohereEmbed(body, cohere, fields);
+    if (problem) return error(res, 400, 'ValidationException', problem.message);
+    const { id, response_type, embeddings, texts, meta } = cohereEmbedAnswer(body, cohere);
+    return answer({ id, response_type, embeddings, texts }, meta.billed_units.input_tokens);
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const invoke = /^\/model\/([^/]+)\/invoke$/.exec(req.url ?? '');
+    if (req.method === 'POST' && invoke) return this.invoke(req, res, decodeURIComponent(invoke[1]));
     const match = /^\/model\/([^/]+)\/(converse|converse-stream)$/.exec(req.url ?? '');
     if (req.method !== 'POST' || !match) return error(res, 404, 'UnknownOperationException', `Unknown path ${req.url}`);
     const chunks: Buffer[] = [];
@@ -186,6 +235,13 @@ function validate(body: Record<string, any>): string | null {
   }
   return null;
 }
+
+/** Cohere embed models on Bedrock, by model id, and the Cohere model each is. */
+const COHERE_ON_BEDROCK: Record<string, string> = {
+  'cohere.embed-english-v3': 'embed-english-v3.0',
+  'cohere.embed-multilingual-v3': 'embed-multilingual-v3.0',
+  'cohere.embed-v4:0': 'embed-v4.0',
+};
 
 function error(res: ServerResponse, status: number, type: string, message: string): void {
   res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazon.bedrock/`, 'x-amzn-requestid': randomUUID() });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { bagOfWordsEmbedding } from './fake-openai';
 
 /**
  * A fake Cohere v2 Chat API (`POST /v2/chat`) over real HTTP, rejecting what the real API
@@ -51,7 +52,32 @@ export class FakeCohere {
     return this.requests[this.requests.length - 1].body;
   }
 
+  /** Bodies of the `POST /v2/embed` calls received. */
+  readonly embeddingRequests: Array<Record<string, unknown>> = [];
+
+  private async embed(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!/^Bearer \S+$/.test(req.headers.authorization ?? '')) return fail(res, 401, 'no api key supplied');
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      return fail(res, 400, 'invalid request: could not parse JSON body');
+    }
+    this.embeddingRequests.push(body);
+    const model = String(body.model);
+    const status = /^error-(\d{3})$/.exec(model);
+    if (status) return fail(res, Number(status[1]), `fake cohere answers ${status[1]} for ${model}`);
+    const problem = validateCohereEmbed(body, model);
+    if (problem) return fail(res, problem.status, problem.message);
+    const json = JSON.stringify(cohereEmbedAnswer(body, model));
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
+    res.end(json);
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method === 'POST' && req.url === '/v2/embed') return this.embed(req, res);
     if (req.method !== 'POST' || req.url !== '/v2/chat') return fail(res, 404, `Not found: ${req.url}`);
     if (!/^Bearer \S+$/.test(req.headers.authorization ?? '')) return fail(res, 401, 'no api key supplied');
     const chunks: Buffer[] = [];
@@ -121,6 +147,50 @@ export class FakeCohere {
     send({ type: 'message-end', delta: { finish_reason: finish, usage } });
     res.end();
   }
+}
+
+/** Cohere embed models the fake serves, with their native dimensions and the output_dimension values they take. */
+const COHERE_EMBED_MODELS: Record<string, { dims: number; shorter: number[] }> = {
+  'embed-v4.0': { dims: 1536, shorter: [256, 512, 1024, 1536] },
+  'embed-english-v3.0': { dims: 1024, shorter: [] },
+  'embed-multilingual-v3.0': { dims: 1024, shorter: [] },
+};
+const INPUT_TYPES = new Set(['search_document', 'search_query', 'classification', 'clustering', 'image']);
+const EMBEDDING_TYPES = new Set(['float', 'int8', 'uint8', 'binary', 'ubinary', 'base64']);
+const EMBED_FIELDS = new Set(['model', 'texts', 'images', 'inputs', 'input_type', 'embedding_types', 'output_dimension', 'max_tokens', 'truncate']);
+
+/**
+ * Checks an embed body as Cohere does (`texts` 1..96, `input_type` required, float-compatible
+ * `embedding_types`, `output_dimension` only where the model has it). `model` is the model
+ * addressed (the body's, or Bedrock's model id mapped to Cohere's name).
+ */
+export function validateCohereEmbed(body: Record<string, unknown>, model: string, fields = EMBED_FIELDS): { status: number; message: string } | null {
+  for (const key of Object.keys(body)) if (!fields.has(key)) return { status: 400, message: `invalid request: unknown field: parameter '${key}' is not a valid field` };
+  const spec = COHERE_EMBED_MODELS[model];
+  if (!spec) return { status: 404, message: `model '${model}' not found, make sure the correct model ID was used and that you have access to the model.` };
+  const texts = body.texts;
+  if (!Array.isArray(texts) || texts.length === 0 || texts.some((t) => typeof t !== 'string')) return { status: 400, message: 'invalid request: texts must be a non-empty list of strings.' };
+  if (texts.length > 96) return { status: 400, message: `invalid request: total number of texts must be at most 96 - received ${texts.length}` };
+  if (!INPUT_TYPES.has(body.input_type as string)) return { status: 400, message: "invalid request: valid input_type must be provided with the provided model" };
+  const types = body.embedding_types;
+  if (types !== undefined && (!Array.isArray(types) || types.some((t) => !EMBEDDING_TYPES.has(t as string)))) return { status: 400, message: 'invalid request: embedding_types must be one or more of float, int8, uint8, binary, ubinary, base64' };
+  if (body.output_dimension !== undefined && !spec.shorter.includes(body.output_dimension as number)) {
+    return { status: 400, message: `invalid request: output_dimension ${String(body.output_dimension)} is not supported by ${model}` };
+  }
+  return null;
+}
+
+/** Cohere's embed answer for a valid body: bag-of-words vectors by type, and billed input tokens (4 characters a token). */
+export function cohereEmbedAnswer(body: Record<string, unknown>, model: string): { embeddings: { float: number[][] }; texts: string[]; meta: { billed_units: { input_tokens: number } }; response_type: string; id: string } {
+  const texts = body.texts as string[];
+  const dims = (body.output_dimension as number | undefined) ?? COHERE_EMBED_MODELS[model].dims;
+  return {
+    id: 'emb-fake',
+    response_type: 'embeddings_by_type',
+    embeddings: { float: texts.map((t) => bagOfWordsEmbedding(t, dims)) },
+    texts,
+    meta: { billed_units: { input_tokens: texts.reduce((sum, t) => sum + Math.max(1, Math.ceil(t.length / 4)), 0) } },
+  };
 }
 
 function fail(res: ServerResponse, status: number, message: string): void {

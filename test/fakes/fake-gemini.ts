@@ -1,5 +1,6 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { bagOfWordsEmbedding } from './fake-openai';
 
 /**
  * A fake of Google's Gemini API (v1beta `generateContent` and `streamGenerateContent?alt=sse`)
@@ -49,8 +50,13 @@ export class FakeGemini {
     return this.requests[this.requests.length - 1];
   }
 
+  /** Bodies of the `batchEmbedContents` calls received, with the model of their URL. */
+  readonly embeddingRequests: Array<{ model: string; body: Record<string, any> }> = [];
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
+    const embed = /^\/v1beta\/models\/([^/:]+):batchEmbedContents$/.exec(url.pathname);
+    if (req.method === 'POST' && embed) return this.embeddings(req, res, decodeURIComponent(embed[1]));
     const match = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent)$/.exec(url.pathname);
     if (req.method !== 'POST' || !match) return error(res, 404, `Unknown path ${url.pathname}`);
     const key = req.headers['x-goog-api-key'];
@@ -80,6 +86,55 @@ export class FakeGemini {
 
     writeGeminiAnswer(res, body, model, stream);
   }
+
+  /**
+   * `models/{model}:batchEmbedContents`: at most 100 requests, each naming the URL's model,
+   * with text parts; vectors are bag-of-words embeddings (see `bagOfWordsEmbedding`).
+   */
+  private async embeddings(req: IncomingMessage, res: ServerResponse, model: string): Promise<void> {
+    if (!req.headers['x-goog-api-key']) return error(res, 403, 'Method doesn\'t allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.');
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    let body: Record<string, any>;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      return error(res, 400, 'Invalid JSON payload received.');
+    }
+    this.embeddingRequests.push({ model, body });
+    const failure = /^error-(\d{3})$/.exec(model);
+    if (failure) return error(res, Number(failure[1]), `The fake answers ${failure[1]} for ${model}`);
+    const native = GEMINI_EMBEDDING_MODELS[model];
+    if (!native) return error(res, 404, `models/${model} is not found for API version v1beta, or is not supported for embedContent.`);
+    const problem = validateBatchEmbed(body, model, native);
+    if (problem) return error(res, 400, problem);
+    const embeddings = (body.requests as Array<Record<string, any>>).map((r) => ({
+      values: bagOfWordsEmbedding((r.content.parts as Array<{ text: string }>).map((p) => p.text).join(' '), r.outputDimensionality ?? native),
+    }));
+    const json = JSON.stringify({ embeddings });
+    res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(json) });
+    res.end(json);
+  }
+}
+
+/** Gemini API embedding models and their native dimensions. */
+const GEMINI_EMBEDDING_MODELS: Record<string, number> = { 'gemini-embedding-001': 3072, 'text-embedding-004': 768 };
+const EMBED_REQUEST_FIELDS = new Set(['model', 'content', 'taskType', 'title', 'outputDimensionality']);
+
+function validateBatchEmbed(body: Record<string, any>, model: string, native: number): string | null {
+  for (const key of Object.keys(body)) if (key !== 'requests') return `Invalid JSON payload received. Unknown name "${key}": Cannot find field.`;
+  const requests = body.requests;
+  if (!Array.isArray(requests) || requests.length === 0) return '* BatchEmbedContentsRequest.requests: contents is not specified';
+  if (requests.length > 100) return '* BatchEmbedContentsRequest.requests: at most 100 requests can be in one batch';
+  for (const [i, r] of requests.entries()) {
+    for (const key of Object.keys(r ?? {})) if (!EMBED_REQUEST_FIELDS.has(key)) return `Invalid JSON payload received. Unknown name "${key}" at 'requests[${i}]': Cannot find field.`;
+    if (r.model !== `models/${model}`) return `* BatchEmbedContentsRequest.requests[${i}].model: model in the request (${r.model}) does not match the model of the batch (models/${model})`;
+    const parts = r.content?.parts;
+    if (!Array.isArray(parts) || parts.length === 0 || parts.some((p: any) => typeof p?.text !== 'string')) return `* BatchEmbedContentsRequest.requests[${i}].content.parts: contents is not specified`;
+    const dims = r.outputDimensionality;
+    if (dims !== undefined && (!Number.isInteger(dims) || dims < 1 || dims > native)) return `* BatchEmbedContentsRequest.requests[${i}].output_dimensionality: must be between 1 and ${native}`;
+  }
+  return null;
 }
 
 /**

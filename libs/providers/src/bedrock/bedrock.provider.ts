@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { ProviderConfig } from '@tokenhub/config';
-import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent } from '../chat-provider.interface';
+import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent, EmbeddingsCall, EmbeddingsResult } from '../chat-provider.interface';
+import { fromCohereEmbedResponse, toCohereEmbedRequest, COHERE_MAX_TEXTS } from '../cohere/cohere-embeddings';
+import { inBatches, requireTextInput } from '../openai-compatible/openai-embeddings';
+import { bedrockEmbedFamily, fromTitanEmbedResponse, toTitanEmbedRequest } from './bedrock-embeddings';
 import { CredentialPool } from '../credentials/credential-pool';
 import { readBody } from '../http/upstream-call';
 import { toUpstreamError, UpstreamHttpClient, UpstreamResponse } from '../http/upstream-http-client';
@@ -34,6 +37,28 @@ export class BedrockProvider implements ChatProvider {
     return fromConverseResponse(parsed, call.model, chatId(res));
   }
 
+  /**
+   * InvokeModel (`/model/{id}/invoke`) with the model's own body: Titan one text a call (8
+   * at a time), Cohere Embed up to 96 texts a call, its token count read from the
+   * `X-Amzn-Bedrock-Input-Token-Count` header.
+   */
+  async embed(call: EmbeddingsCall): Promise<EmbeddingsResult> {
+    requireTextInput(this.name, call);
+    const family = bedrockEmbedFamily(this.name, call.model);
+    const url = `${this.config.baseUrl}/model/${encodeURIComponent(call.model)}/invoke`;
+    if (family === 'titan') {
+      return inBatches(call.input, 1, 8, async ([text]) => {
+        const res = await this.post(url, JSON.stringify(toTitanEmbedRequest(text, call)), call.model, call.signal, 'application/json');
+        return fromTitanEmbedResponse(this.name, (await readBody(res, call.signal)).toString('utf8'));
+      });
+    }
+    return inBatches(call.input, COHERE_MAX_TEXTS, 4, async (texts) => {
+      const res = await this.post(url, JSON.stringify(toCohereEmbedRequest(texts, call, false)), call.model, call.signal, 'application/json');
+      const tokens = Number(res.headers['x-amzn-bedrock-input-token-count']);
+      return fromCohereEmbedResponse(this.name, (await readBody(res, call.signal)).toString('utf8'), texts.length, Number.isFinite(tokens) ? tokens : undefined);
+    });
+  }
+
   async stream(call: ChatCall): Promise<AsyncIterable<ChatStreamEvent>> {
     const res = await this.send(call, true);
     return this.events(res, call);
@@ -65,21 +90,26 @@ export class BedrockProvider implements ChatProvider {
   }
 
   private async send(call: ChatCall, stream: boolean): Promise<UpstreamResponse> {
-    const aws = this.config.aws!;
     const body = JSON.stringify(toConverseRequest(call.body));
     const url = `${this.config.baseUrl}/model/${encodeURIComponent(call.model)}/${stream ? 'converse-stream' : 'converse'}`;
-    const credential = this.credentials.pick(call.model);
-    const plain = { ...this.config.headers, 'content-type': 'application/json', accept: stream ? 'application/vnd.amazon.eventstream' : 'application/json' };
+    return this.post(url, body, call.model, call.signal, stream ? 'application/vnd.amazon.eventstream' : 'application/json');
+  }
+
+  /** Posts a SigV4-signed request for `model`; a non-2xx answer is thrown as an `UpstreamError`, secrets redacted. */
+  private async post(url: string, body: string, model: string, signal: AbortSignal, accept: string): Promise<UpstreamResponse> {
+    const aws = this.config.aws!;
+    const credential = this.credentials.pick(model);
+    const plain = { ...this.config.headers, 'content-type': 'application/json', accept };
     const { accessKeyId, secretAccessKey, sessionToken } = aws;
     const headers =
       accessKeyId && secretAccessKey
         ? signRequest({ method: 'POST', url, headers: plain, body, service: 'bedrock', region: aws.region, credentials: { accessKeyId, secretAccessKey, sessionToken } })
         : plain;
-    const res = await this.http.post({ url, headers, body, signal: call.signal, onOutcome: this.credentials.outcomeListener(credential) });
+    const res = await this.http.post({ url, headers, body, signal, onOutcome: this.credentials.outcomeListener(credential) });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
-    let text = (await readBody(res, call.signal).catch(() => Buffer.alloc(0))).toString('utf8');
+    let text = (await readBody(res, signal).catch(() => Buffer.alloc(0))).toString('utf8');
     for (const secret of [aws.secretAccessKey, aws.sessionToken]) if (secret && text.includes(secret)) text = text.split(secret).join('[redacted]');
-    throw this.credentials.report(credential, upstreamHttpError(res.statusCode, text, parseRetryAfter(res.headers)), call.model);
+    throw this.credentials.report(credential, upstreamHttpError(res.statusCode, text, parseRetryAfter(res.headers)), model);
   }
 }
 

@@ -1,10 +1,12 @@
 import type { ProviderConfig } from '@tokenhub/config';
-import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent } from '../chat-provider.interface';
+import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent, EmbeddingsCall, EmbeddingsResult } from '../chat-provider.interface';
 import { CredentialPool } from '../credentials/credential-pool';
 import { readBody } from '../http/upstream-call';
 import { toUpstreamError, UpstreamHttpClient, UpstreamResponse } from '../http/upstream-http-client';
 import { readServerSentEvents } from '../sse';
 import { parseRetryAfter, UpstreamError, upstreamHttpError } from '../upstream-error';
+import { inBatches, requireTextInput } from '../openai-compatible/openai-embeddings';
+import { COHERE_MAX_TEXTS, fromCohereEmbedResponse, toCohereEmbedRequest } from './cohere-embeddings';
 import { CohereChatResponse, CohereStreamTranslator, fromCohereResponse, toCohereRequest } from './cohere-translation';
 
 /** Cohere's v2 Chat API (`POST {baseUrl}/chat`), translated to and from OpenAI shapes. */
@@ -32,6 +34,15 @@ export class CohereProvider implements ChatProvider {
       throw new UpstreamError('protocol', 502, `${this.name} answered with malformed JSON`, { code: 'upstream_protocol_error' });
     }
     return fromCohereResponse(this.name, call.model, parsed);
+  }
+
+  /** `POST {baseUrl}/embed` (v2), float vectors, up to 96 texts a call. */
+  async embed(call: EmbeddingsCall): Promise<EmbeddingsResult> {
+    requireTextInput(this.name, call);
+    return inBatches(call.input, COHERE_MAX_TEXTS, 4, async (texts) => {
+      const res = await this.send(call, toCohereEmbedRequest(texts, call, true), 'application/json', `${this.config.baseUrl}/embed`);
+      return fromCohereEmbedResponse(this.name, (await readBody(res, call.signal)).toString('utf8'), texts.length);
+    });
   }
 
   async stream(call: ChatCall): Promise<AsyncIterable<ChatStreamEvent>> {
@@ -66,11 +77,11 @@ export class CohereProvider implements ChatProvider {
     throw new UpstreamError('protocol', 502, `${this.name} ended the stream early`, { code: 'upstream_stream_truncated' });
   }
 
-  private async send(call: ChatCall, request: Record<string, unknown>, accept: string): Promise<UpstreamResponse> {
+  private async send(call: Pick<ChatCall, 'model' | 'signal'>, request: Record<string, unknown>, accept: string, url = this.url): Promise<UpstreamResponse> {
     const headers: Record<string, string> = { ...this.config.headers, 'content-type': 'application/json', accept };
     const credential = this.credentials.pick(call.model);
     if (credential) headers.authorization = `Bearer ${credential.apiKey}`;
-    const res = await this.http.post({ url: this.url, headers, body: JSON.stringify(request), signal: call.signal, onOutcome: this.credentials.outcomeListener(credential) });
+    const res = await this.http.post({ url, headers, body: JSON.stringify(request), signal: call.signal, onOutcome: this.credentials.outcomeListener(credential) });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     let text = (await readBody(res, call.signal).catch(() => Buffer.alloc(0))).toString('utf8');
     if (credential && text.includes(credential.apiKey)) text = text.split(credential.apiKey).join('[redacted]');

@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { ProviderConfig } from '@tokenhub/config';
-import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent } from '../chat-provider.interface';
+import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent, EmbeddingsCall, EmbeddingsResult } from '../chat-provider.interface';
 import { CredentialPool } from '../credentials/credential-pool';
 import type { EndpointOverride } from '../http/endpoint-override';
 import { readBody } from '../http/upstream-call';
 import { toUpstreamError, UpstreamHttpClient, UpstreamResponse } from '../http/upstream-http-client';
 import { readServerSentEvents } from '../sse';
 import { parseRetryAfter, UpstreamError, upstreamHttpError } from '../upstream-error';
+import { requireTextInput } from '../openai-compatible/openai-embeddings';
+import { fromGeminiEmbeddingsResponse, toGeminiEmbeddingsRequest } from './gemini-embeddings';
 import { fromGeminiResponse, GeminiResponse, GeminiStreamTranslator, toGeminiRequest } from './gemini-translation';
 
 /** Google's Gemini API (`generateContent` / `streamGenerateContent?alt=sse`), behind OpenAI shapes. */
@@ -36,6 +38,15 @@ export class GeminiProvider implements ChatProvider {
       throw new UpstreamError('protocol', 502, `${this.name} answered without candidates`, { code: 'upstream_protocol_error' });
     }
     return fromGeminiResponse(parsed, `chatcmpl-${randomUUID()}`, parsed.modelVersion ?? call.model);
+  }
+
+  /** `models/{model}:batchEmbedContents`, all texts in one call. */
+  async embed(call: EmbeddingsCall): Promise<EmbeddingsResult> {
+    requireTextInput(this.name, call);
+    const model = call.model.replace(/^models\//, '');
+    const url = `${this.config.baseUrl}/models/${encodeURIComponent(model)}:batchEmbedContents`;
+    const res = await this.post(url, toGeminiEmbeddingsRequest(model, call), call.model, call.signal, 'application/json');
+    return fromGeminiEmbeddingsResponse(this.name, (await readBody(res, call.signal)).toString('utf8'), call.input.length);
   }
 
   async stream(call: ChatCall): Promise<AsyncIterable<ChatStreamEvent>> {
@@ -71,20 +82,24 @@ export class GeminiProvider implements ChatProvider {
     const request = toGeminiRequest(call.body, this.name);
     const model = encodeURIComponent(call.model.replace(/^models\//, ''));
     const url = this.endpoint?.url(model, stream) ?? `${this.config.baseUrl}/models/${model}:${stream ? 'streamGenerateContent?alt=sse' : 'generateContent'}`;
-    const headers: Record<string, string> = {
-      ...this.config.headers,
-      'content-type': 'application/json',
-      accept: stream ? 'text/event-stream' : 'application/json',
-    };
-    const credential = this.credentials.pick(call.model);
-    if (this.endpoint) Object.assign(headers, await this.endpoint.headers(call.signal));
+    return this.post(url, request, call.model, call.signal, stream ? 'text/event-stream' : 'application/json');
+  }
+
+  /**
+   * Posts `request` to `url` with the credential for `model` (or the platform's auth headers,
+   * for Vertex AI); a non-2xx answer is thrown as an `UpstreamError`.
+   */
+  async post(url: string, request: unknown, model: string, signal: AbortSignal, accept: string): Promise<UpstreamResponse> {
+    const headers: Record<string, string> = { ...this.config.headers, 'content-type': 'application/json', accept };
+    const credential = this.credentials.pick(model);
+    if (this.endpoint) Object.assign(headers, await this.endpoint.headers(signal));
     else if (credential?.apiKey) headers['x-goog-api-key'] = credential.apiKey;
-    const res = await this.http.post({ url, headers, body: JSON.stringify(request), signal: call.signal, onOutcome: this.credentials.outcomeListener(credential) });
+    const res = await this.http.post({ url, headers, body: JSON.stringify(request), signal, onOutcome: this.credentials.outcomeListener(credential) });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
-    let text = (await readBody(res, call.signal).catch(() => Buffer.alloc(0))).toString('utf8');
+    let text = (await readBody(res, signal).catch(() => Buffer.alloc(0))).toString('utf8');
     if (credential?.apiKey && text.includes(credential.apiKey)) text = text.split(credential.apiKey).join('[redacted]');
     const { status, body } = geminiError(res.statusCode, text);
-    throw this.credentials.report(credential, upstreamHttpError(status, body, parseRetryAfter(res.headers)), call.model);
+    throw this.credentials.report(credential, upstreamHttpError(status, body, parseRetryAfter(res.headers)), model);
   }
 }
 

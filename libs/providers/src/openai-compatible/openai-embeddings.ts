@@ -1,3 +1,4 @@
+import { InvalidRequestError } from '@tokenhub/common';
 import type { EmbeddingsCall, EmbeddingsResult, TokenUsage } from '../chat-provider.interface';
 import { UpstreamError } from '../upstream-error';
 
@@ -49,4 +50,34 @@ export function checkVectors(provider: string, vectors: unknown[], expected: num
 
 function malformed(provider: string, what: string): UpstreamError {
   return new UpstreamError('protocol', 502, `${provider} answered the embeddings call ${what}`, { code: 'upstream_protocol_error' });
+}
+
+/** Providers with native embeddings APIs take texts only: token-id input is a 400 naming the provider. */
+export function requireTextInput(provider: string, call: EmbeddingsCall): void {
+  if (call.tokens) {
+    throw new InvalidRequestError(`Provider '${provider}' embeds text only; token-id arrays are accepted by OpenAI-compatible providers.`, 'input', 'invalid_value');
+  }
+}
+
+/**
+ * Embeds `texts` in batches of at most `size` (the provider's per-call limit), `parallel`
+ * batches at a time, and joins the results in input order, adding up the usage.
+ */
+export async function inBatches(texts: string[], size: number, parallel: number, embed: (batch: string[]) => Promise<EmbeddingsResult>): Promise<EmbeddingsResult> {
+  const batches: string[][] = [];
+  for (let i = 0; i < texts.length; i += size) batches.push(texts.slice(i, i + size));
+  const results: EmbeddingsResult[] = new Array<EmbeddingsResult>(batches.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < batches.length) {
+      const i = next++;
+      results[i] = await embed(batches[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, batches.length) }, worker));
+  const usages = results.map((r) => r.usage);
+  const usage = usages.every((u) => u !== null)
+    ? usages.reduce<TokenUsage>((sum, u) => ({ ...sum, promptTokens: sum.promptTokens + u!.promptTokens, totalTokens: sum.totalTokens + u!.totalTokens }), { promptTokens: 0, completionTokens: 0, cachedTokens: 0, totalTokens: 0 })
+    : null;
+  return { vectors: results.flatMap((r) => r.vectors), usage };
 }
