@@ -2,8 +2,8 @@ import type { CircuitBreakerPolicy } from '@tokenhub/config';
 
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
-/** The default policy where none is configured (adapters built outside the registry, unit tests). */
-export const DEFAULT_CIRCUIT_BREAKER: CircuitBreakerPolicy = { failureThreshold: 5, cooldownMs: 30_000 };
+/** Where none is configured (adapters built outside the registry): off, as `CIRCUIT_BREAKER_FAILURES` is by default. */
+export const DEFAULT_CIRCUIT_BREAKER: CircuitBreakerPolicy = { failureThreshold: 0, cooldownMs: 30_000 };
 
 /**
  * The health of one provider credential as a circuit: closed while calls succeed; open after
