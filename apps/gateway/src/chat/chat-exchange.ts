@@ -1,4 +1,4 @@
-import { toErrorResponse } from '@tokenhub/common';
+import { storable, toErrorResponse } from '@tokenhub/common';
 import type { TokenUsage } from '@tokenhub/providers';
 import type { AttemptRecord, UsageRecordEntity } from '@tokenhub/store';
 import type { Response } from 'express';
@@ -89,9 +89,10 @@ export class ChatExchange {
     this.res.end(JSON.stringify(response.body));
   }
 
+  /** The usage record; its strings (the client's `user`, `model`, metadata, error messages) made storable in Postgres. */
   toRecord(): UsageRecordEntity {
     const u = this.usage;
-    return {
+    return storable({
       requestId: this.requestId,
       createdAt: new Date(this.startedAt),
       finishedAt: new Date(),
@@ -122,7 +123,7 @@ export class ChatExchange {
       cacheResult: this.cacheResult,
       cacheSimilarity: this.cacheSimilarity,
       cacheSavedUsd: this.cacheSavedUsd,
-    };
+    });
   }
 }
 

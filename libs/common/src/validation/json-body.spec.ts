@@ -1,4 +1,4 @@
-import { checkJsonDepth, jsonDepth, MAX_JSON_DEPTH, verifyUtf8, withoutPrototypeKeys } from './json-body';
+import { checkJsonDepth, jsonDepth, MAX_JSON_DEPTH, storable, verifyUtf8, withoutPrototypeKeys } from './json-body';
 
 describe('jsonDepth', () => {
   it('counts objects and arrays, not scalars', () => {
@@ -45,5 +45,18 @@ describe('withoutPrototypeKeys', () => {
   it('returns the same value when there is nothing to drop', () => {
     const input = { a: [1, { b: 'constructor' }] };
     expect(withoutPrototypeKeys(input)).toBe(input);
+  });
+});
+
+describe('storable', () => {
+  it('replaces NUL and unpaired surrogates in strings, keys included, at any depth', () => {
+    const input = { user: 'a\u0000b', metadata: { 'k\u0000': ['\ud800x', 'ok 😀'] }, at: new Date(0), n: 1, none: null };
+    expect(storable(input)).toEqual({ user: 'a\ufffdb', metadata: { 'k\ufffd': ['\ufffdx', 'ok 😀'] }, at: new Date(0), n: 1, none: null });
+    expect(input.user).toBe('a\u0000b');
+  });
+
+  it('returns the same value when every string is storable', () => {
+    const input = { a: ['x', { b: 'é😀' }], d: new Date(0) };
+    expect(storable(input)).toBe(input);
   });
 });

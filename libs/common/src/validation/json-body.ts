@@ -79,3 +79,34 @@ function ownCopy(value: Record<string, unknown>): Record<string, unknown> {
 export function safePlainToInstance<T>(cls: ClassConstructor<T>, plain: unknown, options?: ClassTransformOptions): T {
   return plainToInstance(cls, withoutPrototypeKeys(plain) as object, options) as T;
 }
+
+const NOT_STORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * The value with every string made storable in Postgres, whose text and jsonb types hold
+ * neither NUL nor unpaired surrogates (both valid in JSON): each becomes U+FFFD. Plain objects
+ * and arrays are walked, anything else (dates) is kept; unchanged values are returned as they are.
+ * One such character in a request's `user` or `model` would otherwise fail the insert of a
+ * whole batch of usage records.
+ */
+export function storable<T>(value: T): T {
+  if (typeof value === 'string') return value.replace(NOT_STORABLE, '\ufffd') as T;
+  if (Array.isArray(value)) {
+    const items = value.map(storable);
+    return (items.some((item, i) => item !== value[i]) ? items : value) as T;
+  }
+  if (value === null || typeof value !== 'object') return value;
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  let copy: Record<string, unknown> | null = null;
+  for (const key of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[key];
+    const clean = storable(item);
+    const cleanKey = storable(key);
+    if (clean === item && cleanKey === key) continue;
+    copy ??= ownCopy(value as Record<string, unknown>);
+    if (cleanKey !== key) delete copy[key];
+    Object.defineProperty(copy, cleanKey, { value: clean, enumerable: true, writable: true, configurable: true });
+  }
+  return (copy ?? value) as T;
+}
