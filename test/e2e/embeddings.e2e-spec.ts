@@ -1,3 +1,7 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { FakeAnthropic } from '../fakes/fake-anthropic';
 import { FakeAzureOpenAI } from '../fakes/fake-azure';
@@ -5,6 +9,7 @@ import { FAKE_AWS, FakeBedrock } from '../fakes/fake-bedrock';
 import { FakeCohere } from '../fakes/fake-cohere';
 import { FakeGemini } from '../fakes/fake-gemini';
 import { bagOfWordsEmbedding, FakeOpenAI } from '../fakes/fake-openai';
+import { FakeVertex } from '../fakes/fake-vertex';
 import { setLimits } from './governance-helpers';
 import { expectOpenAIError, Gateway, startGateway } from './harness';
 
@@ -269,4 +274,75 @@ describe('POST /v1/embeddings', () => {
     void keyId;
     return fetch(`${gw.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` }, body: JSON.stringify(body) });
   }
+});
+
+describe('POST /v1/embeddings on Vertex AI', () => {
+  const PROJECT = 'tokenhub-test';
+  const LOCATION = 'europe-west4';
+  let vertex: FakeVertex;
+  let gw: Gateway;
+  let client: OpenAI;
+  let dir: string;
+
+  beforeAll(async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const account = { clientEmail: 'gateway@tokenhub-test.iam.gserviceaccount.com', keyId: 'kid-embed-1', project: PROJECT, location: LOCATION };
+    vertex = new FakeVertex(publicKey.export({ type: 'spki', format: 'pem' }).toString(), account);
+    const { baseUrl, tokenUrl } = await vertex.start();
+    dir = mkdtempSync(join(tmpdir(), 'tokenhub-vertex-embed-'));
+    const credentialsFile = join(dir, 'service-account.json');
+    writeFileSync(
+      credentialsFile,
+      JSON.stringify({
+        type: 'service_account',
+        project_id: PROJECT,
+        private_key_id: account.keyId,
+        private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+        client_email: account.clientEmail,
+        token_uri: 'https://oauth2.googleapis.com/token',
+      }),
+    );
+    gw = await startGateway({ VERTEX_PROJECT: PROJECT, VERTEX_LOCATION: LOCATION, VERTEX_CREDENTIALS_FILE: credentialsFile, VERTEX_BASE_URL: baseUrl, VERTEX_TOKEN_URL: tokenUrl });
+    const { key } = await gw.createKey('vertex-embeddings');
+    client = new OpenAI({ apiKey: key, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await vertex?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('gemini-embedding-001: one :predict instance per request, token counts added up, priced', async () => {
+    const before = vertex.requests.length;
+    const { data, response } = await client.embeddings
+      .create({ model: 'vertex/gemini-embedding-001', input: ['one two', 'three four five', 'six'], dimensions: 32, encoding_format: 'float' })
+      .withResponse();
+    expect(data.data.map((d) => d.embedding.length)).toEqual([32, 32, 32]);
+    expect(data.data[1].embedding[2]).toBeCloseTo(bagOfWordsEmbedding('three four five', 32)[2], 6);
+    const sent = vertex.requests.slice(before);
+    expect(sent).toHaveLength(3);
+    for (const r of sent) {
+      expect(r).toMatchObject({ publisher: 'google', model: 'gemini-embedding-001', method: 'predict' });
+      expect(r.body.instances).toHaveLength(1);
+      expect(r.body.parameters).toEqual({ outputDimensionality: 32 });
+      expect(r.headers.authorization).toMatch(/^Bearer ya29\.fake-/);
+    }
+    expect(data.usage.prompt_tokens).toBe(2 + 4 + 1);
+    const [row] = await gw.waitForUsage(1, 'request_id = $1', [response.headers.get('x-request-id')]);
+    expect(row).toMatchObject({ endpoint: '/v1/embeddings', served_provider: 'vertex', served_model: 'gemini-embedding-001', status_code: 200 });
+    expect(Number(row.cost_usd)).toBeCloseTo((7 * 0.15) / 1e6, 12);
+  });
+
+  it('text-embedding-005: several instances a request', async () => {
+    const before = vertex.requests.length;
+    const res = await client.embeddings.create({ model: 'vertex/text-embedding-005', input: ['a b', 'c d'], encoding_format: 'float' });
+    expect(res.data.map((d) => d.embedding.length)).toEqual([768, 768]);
+    expect(vertex.requests.slice(before).map((r) => r.body.instances.length)).toEqual([2]);
+  });
+
+  it('Claude on Vertex has no embeddings: a 400', async () => {
+    const err = await client.embeddings.create({ model: 'vertex/claude-sonnet-4-5', input: 'x' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(((err as InstanceType<typeof OpenAI.BadRequestError>).error as { message: string }).message).toMatch(/Vertex AI/);
+  });
 });

@@ -4,6 +4,7 @@ import { createPublicKey, KeyObject } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { validateAnthropicRequest, writeAnthropicAnswer } from './fake-anthropic';
 import { validateGeminiRequest, writeGeminiAnswer } from './fake-gemini';
+import { bagOfWordsEmbedding } from './fake-openai';
 
 /**
  * A fake Google Vertex AI over real HTTP:
@@ -13,6 +14,7 @@ import { validateGeminiRequest, writeGeminiAnswer } from './fake-gemini';
  *                 and issues `ya29.fake-<n>` for `expiresIn` seconds
  *   POST /v1/projects/{p}/locations/{l}/publishers/google/models/{m}:generateContent|streamGenerateContent?alt=sse
  *   POST /v1/projects/{p}/locations/{l}/publishers/anthropic/models/{m}:rawPredict|streamRawPredict
+ *   POST /v1/projects/{p}/locations/{l}/publishers/google/models/{m}:predict (text embeddings)
  *
  * The model endpoints require a bearer token it issued, the configured project and location,
  * and a valid body (the Gemini / Anthropic fakes' checks; Claude bodies carry
@@ -90,6 +92,7 @@ export class FakeVertex {
     const failure = /error-(\d{3})$/.exec(model);
     if (failure) return googleError(res, Number(failure[1]), `The fake answers ${failure[1]} for ${model}`);
     if (publisher === 'google') {
+      if (method === 'predict') return predictEmbeddings(res, url.pathname, model, body);
       if (method !== 'generateContent' && !(method === 'streamGenerateContent' && url.searchParams.get('alt') === 'sse')) return googleError(res, 404, `Unknown method ${method}`);
       const problem = validateGeminiRequest(body);
       if (problem) return googleError(res, 400, problem);
@@ -128,6 +131,42 @@ export class FakeVertex {
     res.end(JSON.stringify({ access_token: token, expires_in: this.expiresIn, token_type: 'Bearer' }));
   }
 
+}
+
+/** Google text embedding models on Vertex AI: native dimensions and instances a request. */
+const VERTEX_EMBEDDING_MODELS: Record<string, { dims: number; maxInstances: number }> = {
+  'gemini-embedding-001': { dims: 3072, maxInstances: 1 },
+  'text-embedding-005': { dims: 768, maxInstances: 250 },
+  'text-embedding-004': { dims: 768, maxInstances: 250 },
+};
+
+/**
+ * `publishers/google/models/{model}:predict` for text embeddings: `instances[{content, task_type,
+ * title}]`, `parameters{autoTruncate, outputDimensionality}`; bag-of-words vectors with token
+ * statistics (4 characters a token).
+ */
+function predictEmbeddings(res: ServerResponse, path: string, model: string, body: Record<string, any>): void {
+  const spec = VERTEX_EMBEDDING_MODELS[model];
+  if (!spec) return googleError(res, 404, `Publisher Model \`${path.replace(/^\/v1\//, '').replace(/:predict$/, '')}\` was not found or your project does not have access to it.`);
+  for (const key of Object.keys(body)) if (key !== 'instances' && key !== 'parameters') return googleError(res, 400, `Invalid JSON payload received. Unknown name "${key}": Cannot find field.`);
+  const instances = body.instances;
+  if (!Array.isArray(instances) || instances.length === 0) return googleError(res, 400, 'instances must not be empty.');
+  if (instances.length > spec.maxInstances) return googleError(res, 400, `Unable to submit request because the model supports at most ${spec.maxInstances} instance(s) per request; ${instances.length} were sent.`);
+  for (const [i, instance] of instances.entries()) {
+    if (Object.keys(instance ?? {}).some((k) => !['content', 'task_type', 'title'].includes(k)) || typeof instance?.content !== 'string') {
+      return googleError(res, 400, `instances[${i}]: content must be a string, and only content, task_type and title are accepted.`);
+    }
+  }
+  const parameters = body.parameters ?? {};
+  for (const key of Object.keys(parameters)) if (!['autoTruncate', 'outputDimensionality'].includes(key)) return googleError(res, 400, `parameters: unknown field ${key}.`);
+  const dims = parameters.outputDimensionality ?? spec.dims;
+  if (!Number.isInteger(dims) || dims < 1 || dims > spec.dims) return googleError(res, 400, `outputDimensionality must be between 1 and ${spec.dims}.`);
+  const predictions = instances.map((instance: { content: string }) => ({
+    embeddings: { values: bagOfWordsEmbedding(instance.content, dims), statistics: { token_count: Math.max(1, Math.ceil(instance.content.length / 4)), truncated: false } },
+  }));
+  const json = JSON.stringify({ predictions, metadata: { billableCharacterCount: instances.reduce((sum: number, x: { content: string }) => sum + x.content.length, 0) } });
+  res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(json) });
+  res.end(json);
 }
 
 const STATUS_NAMES: Record<number, string> = { 400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 503: 'UNAVAILABLE' };

@@ -1,12 +1,15 @@
 import { InvalidRequestError } from '@tokenhub/common';
 import type { ProviderConfig } from '@tokenhub/config';
 import { AnthropicProvider } from '../anthropic/anthropic.provider';
-import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent } from '../chat-provider.interface';
+import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent, EmbeddingsCall, EmbeddingsResult } from '../chat-provider.interface';
 import { CredentialPool } from '../credentials/credential-pool';
 import { GeminiProvider } from '../gemini/gemini.provider';
 import type { EndpointOverride } from '../http/endpoint-override';
 import type { UpstreamHttpClient } from '../http/upstream-http-client';
 import { UpstreamError } from '../upstream-error';
+import { readBody } from '../http/upstream-call';
+import { inBatches, requireTextInput } from '../openai-compatible/openai-embeddings';
+import { fromVertexPredictResponse, toVertexPredictRequest, vertexTextsPerCall } from './vertex-embeddings';
 import { VertexTokenSource } from './vertex-token-source';
 
 /** The `anthropic_version` Claude on Vertex AI takes in the body (instead of a header). */
@@ -21,6 +24,8 @@ export class VertexProvider implements ChatProvider {
   readonly name: string;
   private readonly gemini: GeminiProvider;
   private readonly claude: AnthropicProvider;
+  /** `{baseUrl}/projects/{project}/locations/{location}/publishers`. */
+  private readonly publishers: string;
 
   constructor(
     config: ProviderConfig,
@@ -32,6 +37,7 @@ export class VertexProvider implements ChatProvider {
     const vertex = config.vertex;
     if (!vertex) throw new Error(`provider ${config.name} has no Vertex project configured`);
     const models = `${config.baseUrl}/projects/${encodeURIComponent(vertex.project)}/locations/${encodeURIComponent(vertex.location)}/publishers`;
+    this.publishers = models;
     const headers = async (signal: AbortSignal) => ({ authorization: `Bearer ${await this.tokens.token(signal)}` });
     const geminiEndpoint: EndpointOverride = {
       // The Gemini adapter passes the model already URL-encoded.
@@ -53,6 +59,19 @@ export class VertexProvider implements ChatProvider {
 
   stream(call: ChatCall): Promise<AsyncIterable<ChatStreamEvent>> {
     return this.forgetRefusedToken(() => this.route(call.model).stream(call));
+  }
+
+  /** Google's text embedding models through `publishers/google/models/{model}:predict`, with the Gemini adapter's auth and error mapping. */
+  embed(call: EmbeddingsCall): Promise<EmbeddingsResult> {
+    requireTextInput(this.name, call);
+    const perCall = vertexTextsPerCall(this.name, call.model);
+    const url = `${this.publishers}/google/models/${encodeURIComponent(call.model)}:predict`;
+    return this.forgetRefusedToken(() =>
+      inBatches(call.input, perCall, 8, async (texts) => {
+        const res = await this.gemini.post(url, toVertexPredictRequest(texts, call), call.model, call.signal, 'application/json');
+        return fromVertexPredictResponse(this.name, (await readBody(res, call.signal)).toString('utf8'), texts.length);
+      }),
+    );
   }
 
   /** Claude models go to the Anthropic publisher, Gemini (and other Google) models to Google's. */
