@@ -204,7 +204,7 @@ describe('provider faults', () => {
     expect(live.status).toBe(200);
     const res = await post({ model: 'faulty/gpt-4o' });
     expect(res.status).toBe(200);
-    expect((await res.json()).choices[0].message.content).toBe('echo: Hello, how are you?');
+    expect(((await res.json()) as { choices: Array<{ message: { content: string } }> }).choices[0].message.content).toBe('echo: Hello, how are you?');
     const records = await gw.waitForUsage(requestIds.length, 'request_id = ANY($1)', [requestIds]);
     expect(records.map((r) => r.request_id).sort()).toEqual([...requestIds].sort());
   });
@@ -317,6 +317,20 @@ describe('circuit breaker per provider credential', () => {
     const res = await postChat(gw, key, chatBody({ model: 'solo/gpt-4o' }));
     expect(res.status).toBe(200);
     expect(res.headers.get('x-tokenhub-provider')).toBe('solo');
+  });
+
+  it('counts a body that breaks off after a 200 as a failure', async () => {
+    upstream.keyFaults.set('sk-solo', 'reset-mid-body');
+    const before = upstream.callsWithKey('sk-solo');
+    let res = await postChat(gw, key, chatBody({ model: 'solo/gpt-4o', fallbacks: ['healthy/gpt-4o'] }));
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-tokenhub-provider')).toBe('healthy');
+    await res.text();
+    expect(upstream.callsWithKey('sk-solo') - before).toBe(3);
+    res = await postChat(gw, key, chatBody({ model: 'solo/gpt-4o' }));
+    expect(res.status).toBe(503);
+    expect(expectOpenAIError(await res.json()).code).toBe('circuit_open');
+    expect(upstream.callsWithKey('sk-solo') - before).toBe(3);
   });
 });
 

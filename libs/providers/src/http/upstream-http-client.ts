@@ -9,9 +9,10 @@ export interface UpstreamRequest {
   body: string;
   signal: AbortSignal;
   /**
-   * Told how the call went, for the credential's circuit breaker: `true` once the upstream
-   * answers (below 500), `false` on a 5xx, a deadline, a connection error, or a body that
-   * breaks off. A call the client cancels reports nothing.
+   * Told how the call went, for the credential's circuit breaker: `true` when the upstream
+   * answered (below 500, its body read or closed by the adapter), `false` on a 5xx, a
+   * deadline, a connection error, or a body that breaks off. A call the client cancels
+   * reports nothing.
    */
   onOutcome?: UpstreamOutcomeListener;
 }
@@ -62,15 +63,7 @@ export class UpstreamHttpClient {
       if (mapped instanceof UpstreamError) req.onOutcome?.(false);
       throw mapped;
     }
-    const { onOutcome } = req;
-    if (onOutcome) {
-      onOutcome(res.statusCode < 500);
-      // A body that breaks off (reset, idle deadline, `readBody`'s deadline) counts as a failure;
-      // one the adapter closes itself, or the client's cancellation, does not.
-      res.body.once('error', () => {
-        if (!req.signal.aborted) onOutcome(false);
-      });
-    }
+    if (req.onOutcome) reportOutcome(res, req.onOutcome, req.signal);
     const bodyLimits: BodyLimits = { deadlineAt: started + this.timeouts.responseMs, maxBytes: this.timeouts.maxResponseBytes };
     return Object.assign(res, { bodyLimits });
   }
@@ -78,6 +71,25 @@ export class UpstreamHttpClient {
   close(): Promise<void> {
     return this.agent.close();
   }
+}
+
+/**
+ * A 5xx is a failure at once. Otherwise the call's outcome is its body's: read to the end, or
+ * closed early by the adapter (it had what it needed, or found it malformed: the upstream
+ * did answer), a success; broken off (a reset, the idle deadline, `readBody`'s deadline), a
+ * failure. A body the client's cancellation ends reports nothing.
+ */
+function reportOutcome(res: Dispatcher.ResponseData, onOutcome: UpstreamOutcomeListener, signal: AbortSignal): void {
+  if (res.statusCode >= 500) return onOutcome(false);
+  let settled = false;
+  const settle = (ok: boolean) => {
+    if (settled) return;
+    settled = true;
+    if (ok || !signal.aborted) onOutcome(ok);
+  };
+  res.body.once('error', () => settle(false));
+  res.body.once('end', () => settle(true));
+  res.body.once('close', () => settle(!signal.aborted));
 }
 
 /** Maps undici and socket errors to the failure kinds the fallback rules understand. */
