@@ -21,14 +21,14 @@ const REQUESTS = 200;
 /** openai/gpt-4o in the bundled catalog, USD per million tokens. */
 const GPT_4O = { input: 2.5, output: 10 };
 
-interface Replica {
+export interface Replica {
   proc: ChildProcess;
   url: string;
   output: { stdout: string; stderr: string };
   exited: Promise<number | null>;
 }
 
-async function spawnReplica(env: Record<string, string>): Promise<Replica> {
+export async function spawnReplica(env: Record<string, string>): Promise<Replica> {
   const port = await closedPort();
   const fullEnv: NodeJS.ProcessEnv = { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' };
   if (!env.REDIS_URL) delete fullEnv.REDIS_URL;
@@ -59,7 +59,7 @@ async function spawnReplica(env: Record<string, string>): Promise<Replica> {
   }
 }
 
-async function stopReplica(replica: Replica): Promise<void> {
+export async function stopReplica(replica: Replica): Promise<void> {
   if (replica.proc.exitCode !== null) return;
   replica.proc.kill('SIGTERM');
   await replica.exited;

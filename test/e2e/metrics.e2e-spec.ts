@@ -1,11 +1,12 @@
-import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { FakeOpenAI } from '../fakes/fake-openai';
 import { setLimits } from './governance-helpers';
-import { ADMIN_KEY, chatBody, closedPort, createTestDatabase, dropTestDatabase, embedded, expectOpenAIError, Gateway, postChat, readSse, startGateway } from './harness';
+import { Replica, spawnReplica, stopReplica } from './governance-replicas';
+import { ADMIN_KEY, chatBody, createTestDatabase, dropTestDatabase, embedded, expectOpenAIError, Gateway, postChat, readSse, startGateway } from './harness';
 
 jest.setTimeout(120_000);
 
@@ -257,6 +258,8 @@ describe('GET /metrics', () => {
       const verdict = res.headers.get('x-tokenhub-cache');
       if (verdict) verdicts.push(verdict);
     }
+    expect(verdicts[0]).toBe('miss');
+    expect(verdicts).toHaveLength(2);
     const e = await scrapeUntil(gw.url, METRICS_TOKEN, (x) => total(x, 'tokenhub_requests_total') >= 8);
     const expected: Record<string, number> = {};
     for (const v of verdicts) expected[v] = (expected[v] ?? 0) + 1;
@@ -276,16 +279,13 @@ describe('GET /metrics', () => {
 });
 
 const ROOT = join(__dirname, '..', '..');
-const MAIN = join(ROOT, 'dist', 'apps', 'gateway', 'src', 'main.js');
 
 /** One process with WORKERS=2 (the built app): whichever worker a scrape reaches answers for both. */
 (embedded ? describe.skip : describe)('GET /metrics across cluster workers (WORKERS=2)', () => {
   let fake: FakeOpenAI;
   let databaseUrl: string;
-  let proc: ChildProcess;
-  let url: string;
-  let output = '';
   let dataDir: string;
+  let gateway: Replica;
 
   beforeAll(async () => {
     if (!existsSync(join(ROOT, 'dist', 'apps', 'gateway', 'src', 'metrics', 'metrics-cluster.js'))) {
@@ -294,45 +294,25 @@ const MAIN = join(ROOT, 'dist', 'apps', 'gateway', 'src', 'main.js');
     fake = new FakeOpenAI();
     databaseUrl = await createTestDatabase();
     dataDir = mkdtempSync(join(tmpdir(), 'tokenhub-metrics-'));
-    const port = await closedPort();
-    url = `http://127.0.0.1:${port}`;
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
+    gateway = await spawnReplica({
       WORKERS: '2',
       DATABASE_URL: databaseUrl,
+      DATA_DIR: dataDir,
       TOKENHUB_ADMIN_KEY: ADMIN_KEY,
       OPENAI_API_KEY: 'sk-upstream',
       OPENAI_BASE_URL: await fake.start(),
       LOG_LEVEL: 'warn',
-      DATA_DIR: dataDir,
-    };
-    delete env.REDIS_URL;
-    proc = spawn(process.execPath, [MAIN], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    proc.stdout!.setEncoding('utf8').on('data', (d: string) => (output += d));
-    proc.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (proc.exitCode !== null) throw new Error(`the gateway exited while starting:\n${output}`);
-      const ready = await fetch(`${url}/health/ready`).then((r) => r.ok, () => false);
-      if (ready) break;
-      if (Date.now() > deadline) throw new Error(`the gateway did not become ready:\n${output}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    });
   });
   afterAll(async () => {
-    if (proc && proc.exitCode === null) {
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      await exited;
-    }
+    if (gateway) await stopReplica(gateway);
     await fake?.stop();
     if (databaseUrl) await dropTestDatabase(databaseUrl);
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('sums both workers: every scrape, whichever worker answers, counts all requests', async () => {
+    const { url } = gateway;
     const keyRes = await fetch(`${url}/admin/virtual-keys`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
