@@ -34,7 +34,11 @@ export class PrivatePostgres {
     }
   }
 
-  /** A fresh cluster (fsync off: only the server process is ever killed, never the machine), started. */
+  /**
+   * A fresh cluster, started. fsync is off (only the server process is ever killed, never
+   * the machine, so the OS keeps what was written); synchronous_commit stays on, as an
+   * immediate stop would otherwise lose commits a client was told about.
+   */
   static async start(): Promise<PrivatePostgres> {
     const dir = mkdtempSync(join(tmpdir(), 'tokenhub-pg-'));
     chmodSync(dir, 0o777);
@@ -50,7 +54,7 @@ export class PrivatePostgres {
 
   /** Starts the server again (after `stop`) and waits until it accepts connections. */
   async startServer(): Promise<void> {
-    const options = `-p ${this.port} -h 127.0.0.1 -k ${this.dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=60`;
+    const options = `-p ${this.port} -h 127.0.0.1 -k ${this.dir} -c fsync=off -c full_page_writes=off -c max_connections=60`;
     await this.exec('pg_ctl', ['-D', this.dataDir, '-l', join(this.dir, 'server.log'), '-o', options, '-w', '-t', '60', 'start']);
     this.running = true;
   }

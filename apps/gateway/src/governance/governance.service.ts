@@ -64,6 +64,9 @@ export class GovernanceService implements BeforeApplicationShutdown {
   /** Queries in flight, by level, for concurrent misses to share. */
   private readonly budgetsLoading = new Map<string, { budgets: Promise<BudgetEntity[]>; startedAt: number }>();
   private readonly budgetTtlMs: number;
+  /** Each level's budget definitions as last loaded, for when the database does not answer (see `budgetsFor`). */
+  private readonly lastLoadedBudgets = new Map<string, { budgets: BudgetEntity[]; at: number }>();
+  private readonly staleMaxMs: number;
 
   constructor(
     @Inject(GATEWAY_CONFIG) config: GatewayConfig,
@@ -74,6 +77,7 @@ export class GovernanceService implements BeforeApplicationShutdown {
     private readonly metrics: MetricsService,
   ) {
     this.budgetTtlMs = Math.min(config.authCacheTtlMs, MAX_BUDGET_CACHE_MS);
+    this.staleMaxMs = config.authCacheTtlMs + config.authStaleMaxMs;
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -223,13 +227,24 @@ export class GovernanceService implements BeforeApplicationShutdown {
       }
       if (this.budgetsByScope.size > 100_000) this.budgetsByScope.clear();
     }
-    let lists: BudgetEntity[][];
-    try {
-      lists = await Promise.all(scopes.map((level) => this.cachedBudgets(level, now)?.budgets ?? this.budgetsLoading.get(levelKey(level))?.budgets ?? Promise.resolve([])));
-    } catch (err) {
-      this.logger.error({ err }, 'loading budget definitions failed');
+    const settled = await Promise.allSettled(
+      scopes.map((level) => this.cachedBudgets(level, now)?.budgets ?? this.budgetsLoading.get(levelKey(level))?.budgets ?? Promise.resolve([])),
+    );
+    // A failed load (the database is down) falls back to the level's last loaded definitions, for as long as stale keys are served.
+    const lists = settled.map((result, i) => {
+      const key = levelKey(scopes[i]);
+      const known = this.lastLoadedBudgets.get(key);
+      if (result.status === 'fulfilled') {
+        if (known?.budgets !== result.value) {
+          if (this.lastLoadedBudgets.size > 100_000) this.lastLoadedBudgets.clear();
+          this.lastLoadedBudgets.set(key, { budgets: result.value, at: now });
+        }
+        return result.value;
+      }
+      if (known && now - known.at <= this.staleMaxMs) return known.budgets;
+      this.logger.error({ err: result.reason }, 'loading budget definitions failed');
       throw new GovernanceUnavailableError();
-    }
+    });
     return scopes.flatMap((level, i) => lists[i].map((budget) => ({ budget, level: level.scope })));
   }
 
