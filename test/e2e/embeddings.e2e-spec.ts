@@ -10,7 +10,7 @@ import { FakeCohere } from '../fakes/fake-cohere';
 import { FakeGemini } from '../fakes/fake-gemini';
 import { bagOfWordsEmbedding, FakeOpenAI } from '../fakes/fake-openai';
 import { FakeVertex } from '../fakes/fake-vertex';
-import { setLimits } from './governance-helpers';
+import { createBudget, setLimits } from './governance-helpers';
 import { expectOpenAIError, Gateway, startGateway } from './harness';
 
 jest.setTimeout(60_000);
@@ -268,6 +268,45 @@ describe('POST /v1/embeddings', () => {
     const refused = await post({ model: 'openai/text-embedding-3-large', input: 'not fine' }, limited.key);
     expect(refused.status).toBe(403);
     expect(expectOpenAIError(await refused.json()).code).toBe('model_not_allowed');
+  });
+
+  it('settles the actual cost against budgets, refuses a spent budget (402) and counts requests against rate limits (429)', async () => {
+    const budgeted = await gw.createKey('embeddings-budget');
+    const budgetId = await createBudget(gw.query, 'key', budgeted.id, 'daily', 1);
+    const ok = await post({ model: 'openai/text-embedding-3-small', input: 'count my cost please' }, budgeted.key);
+    expect(ok.status).toBe(200);
+    const [row] = await gw.waitForUsage(1, 'request_id = $1', [ok.headers.get('x-request-id')]);
+    const cost = Number(row.cost_usd);
+    expect(cost).toBeGreaterThan(0);
+    const deadline = Date.now() + 5_000;
+    let spent = 0;
+    while (Date.now() < deadline) {
+      const rows = await gw.query<{ spent: string; reserved: string }>(`SELECT coalesce(sum(spent_usd), 0) AS spent, coalesce(sum(reserved_usd), 0) AS reserved FROM budget_windows WHERE budget_id = $1`, [budgetId]);
+      spent = Number(rows[0].spent);
+      if (Math.abs(spent - cost) < 1e-9 && Number(rows[0].reserved) === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(spent).toBeCloseTo(cost, 9);
+    await gw.query(`UPDATE budget_windows SET spent_usd = 1 WHERE budget_id = $1`, [budgetId]);
+    const refused = await post({ model: 'openai/text-embedding-3-small', input: 'no money left' }, budgeted.key);
+    expect(refused.status).toBe(402);
+    expect(expectOpenAIError(await refused.json()).code).toBe('budget_exceeded');
+
+    const limited = await gw.createKey('embeddings-rpm');
+    await setLimits(gw.query, 'virtual_keys', limited.id, { requestsPerDay: 1 });
+    expect((await post({ model: 'openai/text-embedding-3-small', input: 'first' }, limited.key)).status).toBe(200);
+    const second = await post({ model: 'openai/text-embedding-3-small', input: 'second' }, limited.key);
+    expect(second.status).toBe(429);
+    expect(expectOpenAIError(await second.json()).code).toBe('rate_limit_exceeded');
+  });
+
+  it('answers malformed JSON and a wrong content type OpenAI-shaped', async () => {
+    const bad = await fetch(`${gw.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: '{"model": ' });
+    expect(bad.status).toBe(400);
+    expectOpenAIError(await bad.json());
+    const text = await fetch(`${gw.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'text/plain', authorization: `Bearer ${key}` }, body: 'hello' });
+    expect(text.status).toBe(415);
+    expectOpenAIError(await text.json());
   });
 
   function post(body: unknown, bearer = key): Promise<Response> {
