@@ -8,7 +8,8 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(__dirname, '..');
-export const GATEWAY_MAIN = join(ROOT, 'dist/apps/gateway/src/main.js');
+/** The built gateway; BENCH_GATEWAY_MAIN points elsewhere (e.g. a copy of dist/ that another build cannot wipe mid-run). */
+export const GATEWAY_MAIN = process.env.BENCH_GATEWAY_MAIN ? resolve(process.env.BENCH_GATEWAY_MAIN) : join(ROOT, 'dist/apps/gateway/src/main.js');
 export const RESULTS_DIR = join(__dirname, 'results');
 export const ADMIN_KEY = 'sk-th-admin-bench-0123456789abcdef';
 export const DATABASE_URL = process.env.BENCH_DATABASE_URL || undefined;
@@ -100,11 +101,12 @@ export function baseEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-export async function createVirtualKey(gatewayUrl: string): Promise<{ id: string; key: string }> {
+/** `policy`: limits for the key, as the admin API takes them (e.g. `{ requests_per_minute: 60 }`). */
+export async function createVirtualKey(gatewayUrl: string, policy: Record<string, unknown> = {}): Promise<{ id: string; key: string }> {
   const res = await fetch(`${gatewayUrl}/admin/virtual-keys`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: `bench-${new Date().toISOString()}` }),
+    body: JSON.stringify({ name: `bench-${new Date().toISOString()}`, ...policy }),
     signal: AbortSignal.timeout(10_000),
   });
   const text = await res.text();

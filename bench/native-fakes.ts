@@ -13,6 +13,7 @@
  *   POST /v2/chat                                                    Cohere v2 chat SSE
  *   POST /model/{id}/converse-stream                                 Bedrock ConverseStream (binary event stream)
  *   POST /vertex/v1/projects/{p}/locations/{l}/publishers/google/models/{m}:streamGenerateContent?alt=sse
+ *   GET  /_bench/connections                                         {"connections": n}, TCP connections accepted so far
  *
  * With BENCH_TTFB_FIRST_GAP_MS set, each answer pauses that long after its first content piece
  * (see `send`). Usage: `node --import tsx bench/native-fakes.ts [port]`; prints `NATIVE_FAKE_URL=http://127.0.0.1:PORT`
@@ -160,7 +161,11 @@ function bedrock(body: Json): Stream {
   return { headers: { 'content-type': 'application/vnd.amazon.eventstream', 'x-amzn-requestid': randomUUID() }, frames, firstContent: 1 };
 }
 
+/** TCP connections accepted so far: how well callers reuse keep-alive connections. */
+let connections = 0;
+
 async function handle(req: IncomingMessage, res: ServerResponse, firstGapMs: number): Promise<void> {
+  if (req.method === 'GET' && req.url === '/_bench/connections') return fail(res, 200, { connections });
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
   const url = new URL(req.url ?? '/', 'http://fake');
@@ -240,6 +245,7 @@ async function main(): Promise<void> {
     });
   });
   server.keepAliveTimeout = 60_000;
+  server.on('connection', () => connections++);
   await new Promise<void>((resolve) => server.listen(Number.isInteger(port) ? port : 0, '127.0.0.1', resolve));
   let stopping = false;
   const stop = () => {

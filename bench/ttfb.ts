@@ -77,6 +77,8 @@ interface Measured {
   failureSamples: string[];
   /** Gateway CPU seconds used during the measured requests. */
   gatewayCpuS: number;
+  /** TCP connections the fake accepted during the measured requests. */
+  upstreamConnections: number;
 }
 
 const messages = [{ role: 'user', content: USER_TEXT }];
@@ -237,6 +239,38 @@ async function preflight(specs: Spec[]): Promise<Record<string, number>> {
   return chunks;
 }
 
+/** The fake's count of TCP connections accepted, asked over a connection of its own (counted too). */
+function fakeConnections(origin: string): Promise<number> {
+  return withTimeout(
+    new Promise<number>((resolveCount, reject) => {
+      const req = request(new URL('/_bench/connections', origin), { agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolveCount((JSON.parse(text) as { connections: number }).connections));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    }),
+    10_000,
+    'asking the fake for its connections',
+  );
+}
+
+/**
+ * The targets of one round: the fake alone first (at concurrency 1 only, but for the OpenAI
+ * reference), then TokenHub's, rotated by one each round so that no provider always runs
+ * first or last (right after the load generator's own burst, or as the load from elsewhere
+ * drifts).
+ */
+function roundOrder(specs: Spec[], concurrency: number, round: number): Spec[] {
+  const direct = specs.filter((s) => s.via === 'direct' && (concurrency === 1 || s.provider === 'openai'));
+  const tokenhub = specs.filter((s) => s.via === 'tokenhub');
+  const shift = (round - 1) % tokenhub.length;
+  return [...direct, ...tokenhub.slice(shift), ...tokenhub.slice(0, shift)];
+}
+
 const sorted = (values: number[]) => Float64Array.from(values).sort();
 
 interface Row {
@@ -252,6 +286,8 @@ interface Row {
   failures: number;
   /** Gateway CPU milliseconds per measured request (TokenHub targets). */
   gatewayCpuMs: number;
+  /** New connections to the fake per 100 requests (keep-alive reuse: the load generator's own count as well, `concurrency` per run). */
+  connectionsPer100: number;
 }
 
 function rows(measured: Measured[]): Row[] {
@@ -259,19 +295,21 @@ function rows(measured: Measured[]): Row[] {
   for (const m of measured) {
     let row = out.find((r) => r.spec === m.spec && r.concurrency === m.concurrency);
     if (!row) {
-      row = { spec: m.spec, concurrency: m.concurrency, ttfbP50: NaN, ttfbP99: NaN, totalP50: NaN, totalP99: NaN, roundP50: [], n: 0, failures: 0, gatewayCpuMs: NaN };
+      row = { spec: m.spec, concurrency: m.concurrency, ttfbP50: NaN, ttfbP99: NaN, totalP50: NaN, totalP99: NaN, roundP50: [], n: 0, failures: 0, gatewayCpuMs: NaN, connectionsPer100: NaN };
       out.push(row);
     }
     row.roundP50.push(percentile(m.ttfb, 50));
     row.failures += m.failures;
   }
+  out.sort((x, y) => (x.spec.via === y.spec.via ? PROVIDERS.indexOf(x.spec.provider) - PROVIDERS.indexOf(y.spec.provider) : x.spec.via === 'direct' ? -1 : 1));
   for (const row of out) {
     const mine = measured.filter((m) => m.spec === row.spec && m.concurrency === row.concurrency);
     const ttfb = sorted(mine.flatMap((m) => Array.from(m.ttfb)));
     const total = sorted(mine.flatMap((m) => Array.from(m.total)));
     const requests = mine.reduce((n, m) => n + m.ttfb.length + m.failures, 0);
     const cpuMs = (mine.reduce((n, m) => n + m.gatewayCpuS, 0) * 1000) / requests;
-    Object.assign(row, { ttfbP50: percentile(ttfb, 50), ttfbP99: percentile(ttfb, 99), totalP50: percentile(total, 50), totalP99: percentile(total, 99), n: ttfb.length, gatewayCpuMs: cpuMs });
+    const connectionsPer100 = (mine.reduce((n, m) => n + m.upstreamConnections, 0) * 100) / requests;
+    Object.assign(row, { connectionsPer100, ttfbP50: percentile(ttfb, 50), ttfbP99: percentile(ttfb, 99), totalP50: percentile(total, 50), totalP99: percentile(total, 99), n: ttfb.length, gatewayCpuMs: cpuMs });
   }
   return out;
 }
@@ -283,7 +321,7 @@ function render(all: Row[], meta: { startedAt: Date; loadStart: number[]; loadEn
   lines.push('');
   lines.push(
     `${meta.startedAt.toISOString()} · ${cpu.length} × ${cpu[0]?.model ?? 'CPU'} · Node ${process.version} · store: ${meta.store} · ` +
-      `${ROUNDS} rounds × ${REQUESTS} streamed requests per target and concurrency (after ${WARMUP} warm-up ones), targets interleaved in each round · ` +
+      `${ROUNDS} rounds × ${REQUESTS} streamed requests per target and concurrency (after ${WARMUP} warm-up ones), targets interleaved in each round and their order rotated between rounds · ` +
       `fake pauses ${FIRST_GAP_MS} ms after the first content piece · ` +
       `load average ${meta.loadStart.map((l) => l.toFixed(2)).join(' / ')} at start, ${meta.loadEnd.map((l) => l.toFixed(2)).join(' / ')} at the end (1 / 5 / 15 min)`,
   );
@@ -292,7 +330,8 @@ function render(all: Row[], meta: { startedAt: Date; loadStart: number[]; loadEn
     `Every fake answer streams "echo: <prompt>" (${EXPECTED_TEXT.length} characters) as ${STREAM_PIECES} content events of the same ${EXPECTED_TEXT.length / STREAM_PIECES} characters, ` +
       'in the provider\'s own framing. TTFB: from sending the request to the first body byte carrying a `chat.completion.chunk` ' +
       '(from the fake alone: to its first body byte); total: to the end of the stream. Milliseconds; p50 and p99 over all rounds, ' +
-      '"rounds" is the spread of the per-round TTFB p50 (min–max); gateway CPU from /proc (10 ms ticks), per request. ' +
+      '"rounds" is the spread of the per-round TTFB p50 (min–max); gateway CPU from /proc (10 ms ticks), per request; ' +
+      'new upstream connections: TCP connections the fake accepted per 100 measured requests (the load generator\'s own included for the direct rows). ' +
       'Every TokenHub stream was checked to carry the whole text.',
   );
   for (const c of CONCURRENCY) {
@@ -301,14 +340,14 @@ function render(all: Row[], meta: { startedAt: Date; loadStart: number[]; loadEn
     lines.push('');
     lines.push(`## Concurrency ${c}`);
     lines.push('');
-    lines.push('| target | TTFB p50 | TTFB p99 | total p50 | total p99 | added TTFB p50 vs OpenAI pass-through | added total p50 vs pass-through | rounds (TTFB p50) | gateway CPU ms / req | TokenHub content chunks | fake alone TTFB p50 | failures |');
-    lines.push('|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|');
+    lines.push('| target | TTFB p50 | TTFB p99 | total p50 | total p99 | added TTFB p50 vs OpenAI pass-through | added total p50 vs pass-through | rounds (TTFB p50) | gateway CPU ms / req | new upstream connections / 100 req | TokenHub content chunks | fake alone TTFB p50 | failures |');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|');
     const direct = (p: Provider) => here.find((r) => r.spec.via === 'direct' && r.spec.provider === p);
     const openaiDirect = direct('openai');
     if (openaiDirect) {
       lines.push(
         `| direct to the fake (OpenAI format, reference) | ${fmt(openaiDirect.ttfbP50)} | ${fmt(openaiDirect.ttfbP99)} | ${fmt(openaiDirect.totalP50)} | ${fmt(openaiDirect.totalP99)} | | | ` +
-          `${fmt(Math.min(...openaiDirect.roundP50))}–${fmt(Math.max(...openaiDirect.roundP50))} | | | | ${openaiDirect.failures} |`,
+          `${fmt(Math.min(...openaiDirect.roundP50))}–${fmt(Math.max(...openaiDirect.roundP50))} | | ${fmt(openaiDirect.connectionsPer100, 1)} | | | ${openaiDirect.failures} |`,
       );
     }
     for (const r of here.filter((x) => x.spec.via === 'tokenhub')) {
@@ -317,7 +356,7 @@ function render(all: Row[], meta: { startedAt: Date; loadStart: number[]; loadEn
       lines.push(
         `| TokenHub → ${r.spec.name} | ${fmt(r.ttfbP50)} | ${fmt(r.ttfbP99)} | ${fmt(r.totalP50)} | ${fmt(r.totalP99)} | ` +
           `${isBase || !base ? '—' : signed(r.ttfbP50 - base.ttfbP50)} | ${isBase || !base ? '—' : signed(r.totalP50 - base.totalP50)} | ` +
-          `${fmt(Math.min(...r.roundP50))}–${fmt(Math.max(...r.roundP50))} | ${fmt(r.gatewayCpuMs, 3)} | ${meta.chunks[r.spec.provider] ?? 'n/a'} | ${fake ? fmt(fake.ttfbP50) : 'n/a'} | ${r.failures === 0 ? '0' : `**${r.failures}**`} |`,
+          `${fmt(Math.min(...r.roundP50))}–${fmt(Math.max(...r.roundP50))} | ${fmt(r.gatewayCpuMs, 3)} | ${fmt(r.connectionsPer100, 1)} | ${meta.chunks[r.spec.provider] ?? 'n/a'} | ${fake ? fmt(fake.ttfbP50) : 'n/a'} | ${r.failures === 0 ? '0' : `**${r.failures}**`} |`,
       );
     }
   }
@@ -363,16 +402,19 @@ export async function main(): Promise<number> {
     for (let round = 1; round <= ROUNDS; round++) {
       for (const concurrency of CONCURRENCY) {
         // The fake alone at concurrency 1 only (a reference, not a comparison).
-        for (const spec of specs.filter((s) => s.via === 'tokenhub' || concurrency === 1 || s.provider === 'openai')) {
+        for (const spec of roundOrder(specs, concurrency, round)) {
           if (exited(gateway.proc)) fail(`the gateway died during the run:\n${gateway.output.text}`);
           if (exited(fake.proc)) fail(`the fake upstream died during the run:\n${fake.output.text}`);
           const warm = await run(spec, concurrency, WARMUP * Math.max(1, Math.min(concurrency, 4)));
           if (warm.failures) log(`round ${round} c=${concurrency} ${spec.via} ${spec.provider}: ${warm.failures} warm-up requests failed: ${warm.failureSamples[0]}`);
+          const connectionsBefore = await fakeConnections(fake.url);
           const cpuBefore = readTreeCpuSeconds(gateway.proc.pid);
           const r = await run(spec, concurrency, REQUESTS);
           const gatewayCpuS = readTreeCpuSeconds(gateway.proc.pid) - cpuBefore;
+          // The query's own connection is not counted: it is made after this reading.
+          const upstreamConnections = (await fakeConnections(fake.url)) - connectionsBefore - 1;
           const ttfb = sorted(r.samples.map((s) => s.ttfb));
-          measured.push({ spec, concurrency, round, ttfb, total: sorted(r.samples.map((s) => s.total)), failures: r.failures, failureSamples: r.failureSamples, gatewayCpuS });
+          measured.push({ spec, concurrency, round, ttfb, total: sorted(r.samples.map((s) => s.total)), failures: r.failures, failureSamples: r.failureSamples, gatewayCpuS, upstreamConnections });
           log(
             `round ${round} c=${String(concurrency).padEnd(3)} ${spec.via.padEnd(8)} ${spec.provider.padEnd(9)} TTFB p50 ${fmt(percentile(ttfb, 50))} p99 ${fmt(percentile(ttfb, 99))} ms` +
               `${r.failures ? `  !! ${r.failures} failed: ${r.failureSamples[0]}` : ''}`,
