@@ -10,6 +10,8 @@ import { FakeCohere } from '../fakes/fake-cohere';
 import { FakeGemini } from '../fakes/fake-gemini';
 import { bagOfWordsEmbedding, FakeOpenAI } from '../fakes/fake-openai';
 import { FakeVertex } from '../fakes/fake-vertex';
+import { EmbeddingsService } from '../../apps/gateway/src/embeddings/embeddings.service';
+import { UpstreamError } from '@tokenhub/providers';
 import { createBudget, setLimits } from './governance-helpers';
 import { expectOpenAIError, Gateway, startGateway } from './harness';
 
@@ -298,6 +300,24 @@ describe('POST /v1/embeddings', () => {
     const second = await post({ model: 'openai/text-embedding-3-small', input: 'second' }, limited.key);
     expect(second.status).toBe(429);
     expect(expectOpenAIError(await second.json()).code).toBe('rate_limit_exceeded');
+  });
+
+  it('embedForGateway: the same call for TokenHub itself, priced, with no usage record and no governance', async () => {
+    const service = gw.app.get(EmbeddingsService);
+    // Earlier tests' records are flushed every 50 ms.
+    await new Promise((r) => setTimeout(r, 300));
+    const before = await gw.query<{ n: string }>(`SELECT count(*) AS n FROM usage_records`);
+    const outcome = await service.embedForGateway('openai/text-embedding-3-small', ['What is the capital of France?', 'Tell me the capital of France']);
+    expect(outcome).toMatchObject({ provider: 'openai', model: 'text-embedding-3-small' });
+    expect(outcome.vectors).toHaveLength(2);
+    expect(cosine(outcome.vectors[0], outcome.vectors[1])).toBeGreaterThan(0.5);
+    expect(outcome.usage!.promptTokens).toBeGreaterThan(0);
+    expect(outcome.costUsd).toBeCloseTo((outcome.usage!.promptTokens * 0.02) / 1e6, 12);
+    await expect(service.embedForGateway('anthropic/claude-sonnet-4-5', ['x'])).rejects.toMatchObject({ status: 400, code: 'embeddings_not_supported' });
+    await expect(service.embedForGateway('openai/error-503', ['x'])).rejects.toBeInstanceOf(UpstreamError);
+    await new Promise((r) => setTimeout(r, 300));
+    const after = await gw.query<{ n: string }>(`SELECT count(*) AS n FROM usage_records`);
+    expect(after[0].n).toBe(before[0].n);
   });
 
   it('answers malformed JSON and a wrong content type OpenAI-shaped', async () => {
