@@ -89,7 +89,7 @@ const text = fc.oneof(fc.constantFrom('Hello', 'Count to three', ''), fc.string(
 const model = fc
   .oneof(
     { weight: 6, arbitrary: fc.constantFrom('openai/gpt-4o', 'openai/gpt-4o-mini', 'gpt-4o-mini', 'openai/o3-mini') },
-    { weight: 1, arbitrary: fc.string({ maxLength: 20 }).map((s) => `openai/${s}`) },
+    { weight: 1, arbitrary: fc.oneof(fc.string({ maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 12 })).map((s) => `openai/${s}`) },
     { weight: 1, arbitrary: fc.constantFrom('anthropic/claude-sonnet-4-5', 'nosuch/model', 'openai', 'OPENAI/GPT-4O', ' openai/gpt-4o') },
   )
   .filter((m) => !FAKE_FAILURE_MODEL.test(m));

@@ -15,6 +15,7 @@ import {
   extraHeaders,
   FUZZ_BODY_LIMIT_BYTES,
   oddBytes,
+  Raw,
   send,
   toJson,
 } from './fuzz-arbitraries';
@@ -172,5 +173,62 @@ describe(`HTTP fuzzing (FUZZ_SEED=${seed}, FUZZ_RUNS=${total})`, () => {
     expect(found.every((r) => Number(r.n) === 1)).toBe(true);
     // Printed for the record: how many cases this run sent.
     process.stdout.write(`fuzz: ${chatRequests} chat requests (${authenticated.length} with the valid key), seed ${seed}\n`);
+  });
+  describe('what fuzzing found, pinned', () => {
+    const json = (body: unknown) => Buffer.from(toJson(body));
+    const headers = (extra: Record<string, string> = {}) => ({ authorization: `Bearer ${key}`, 'content-type': 'application/json', ...extra });
+    const errorOf = (answer: Answer) => {
+      checkAnswer(answer, 'pinned case');
+      return { status: answer.status, code: (JSON.parse(answer.body) as { error: { code: string | null } }).error.code };
+    };
+
+    it('refuses 10k-deep nesting in any field with a 400, on the chat endpoint and the admin API', async () => {
+      const deep = new Raw('{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000));
+      expect(errorOf(await chat(headers(), json({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], extra: deep }), true))).toEqual({ status: 400, code: 'nesting_too_deep' });
+      const admin = await send(gw.url, 'POST', '/admin/teams', { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, json({ name: 'x', extra: deep }));
+      expect(errorOf(admin)).toEqual({ status: 400, code: 'nesting_too_deep' });
+    });
+
+    it('refuses a body that is not valid UTF-8 with a 400', async () => {
+      const body = Buffer.concat([Buffer.from('{"model":"openai/gpt-4o","messages":[{"role":"user","content":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}]}')]);
+      expect(errorOf(await chat(headers(), body, true))).toEqual({ status: 400, code: 'invalid_encoding' });
+    });
+
+    it('validates objects with a constructor member, as in a tool parameter of that name', async () => {
+      const tool = { type: 'function', function: { name: 'build', parameters: { type: 'object', properties: { constructor: { type: 'string' } } } } };
+      const answer = await chat(headers(), json({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], tools: [tool] }), true);
+      expect(answer.status).toBe(200);
+    });
+
+    it('refuses a budget of 5e-324 USD with a 400 naming limit_usd', async () => {
+      const answer = await send(gw.url, 'POST', '/admin/budgets', { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, Buffer.from('{"scope":"team","scope_id":"00000000-0000-4000-8000-000000000000","period":"daily","limit_usd":5e-324}'));
+      checkAnswer(answer, 'budget 5e-324');
+      expect(answer.status).toBe(400);
+      expect(JSON.parse(answer.body).error.param).toBe('limit_usd');
+    });
+
+    it('refuses an array in place of a budget or a message with a 400', async () => {
+      const team = await send(gw.url, 'POST', '/admin/teams', { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, json({ name: 'x', budgets: [[]] }));
+      expect(errorOf(team).status).toBe(400);
+      const chatAnswer = await chat(headers(), json({ model: 'openai/gpt-4o', messages: [[{ role: 'user', content: 'hi' }]] }), true);
+      expect(errorOf(chatAnswer)).toEqual({ status: 400, code: 'invalid_value' });
+    });
+
+    it('ignores an Expect header it does not know instead of a bare 417', async () => {
+      const answer = await chat(headers({ expect: 'x-unknown' }), json({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }] }), true);
+      expect(answer.status).toBe(200);
+    });
+
+    it('answers headers over 16 KiB with an OpenAI-shaped 431', async () => {
+      const answer = await send(gw.url, 'POST', CHAT, headers({ 'x-padding': 'x'.repeat(20_000) }), json({}));
+      expect(errorOf(answer)).toEqual({ status: 431, code: 'request_headers_too_large' });
+    });
+
+    it('answers and records a request whose user, model and metadata hold NUL and unpaired surrogates (no header may hold them)', async () => {
+      const answer = await chat(headers(), json({ model: 'openai/gpt-4o\u0000', messages: [{ role: 'user', content: 'hi' }], user: 'u\u0000\ud800', metadata: { 'k\u0000': 'v\udfff' } }), true);
+      checkAnswer(answer, 'NUL and surrogates');
+      const [record] = await gw.waitForUsage(1, 'request_id = $1', [answer.headers['x-request-id']]);
+      expect(record).toMatchObject({ user: 'u\ufffd\ufffd', requested_model: 'openai/gpt-4o\ufffd', metadata: { 'k\ufffd': 'v\ufffd' } });
+    });
   });
 });

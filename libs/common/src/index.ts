@@ -5,3 +5,4 @@ export * from './validation/first-validation-problem';
 export * from './validation/json-body';
 export * from './crypto/secret-box';
 export * from './http/drained';
+export * from './http/header-value';

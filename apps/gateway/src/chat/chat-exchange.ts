@@ -1,4 +1,4 @@
-import { storable, toErrorResponse } from '@tokenhub/common';
+import { headerValue, storable, toErrorResponse } from '@tokenhub/common';
 import type { TokenUsage } from '@tokenhub/providers';
 import type { AttemptRecord, UsageRecordEntity } from '@tokenhub/store';
 import type { Response } from 'express';
@@ -74,8 +74,9 @@ export class ChatExchange {
   setRoutingHeaders(): void {
     this.res.setHeader('x-tokenhub-attempts', String(this.attempts.length));
     if (this.servedProvider) this.res.setHeader('x-tokenhub-provider', this.servedProvider);
-    if (this.servedModel) this.res.setHeader('x-tokenhub-model', this.servedModel);
-    if (this.droppedParams.size) this.res.setHeader('x-tokenhub-dropped-params', [...this.droppedParams].join(', '));
+    // Both can come from the client (a model name, unknown parameter names) in characters no header may hold.
+    if (this.servedModel) this.res.setHeader('x-tokenhub-model', headerValue(this.servedModel));
+    if (this.droppedParams.size) this.res.setHeader('x-tokenhub-dropped-params', headerValue([...this.droppedParams].join(', ')));
   }
 
   /** Records a failure and, unless the response has started, sends the OpenAI-shaped error. */

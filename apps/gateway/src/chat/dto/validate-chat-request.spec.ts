@@ -49,6 +49,13 @@ describe('validateChatRequest', () => {
   it('rejects a body that is not an object', async () => {
     expect((await problem([1, 2]))?.message).toMatch(/JSON object/);
   });
+  it.each([
+    [{ ...ok, messages: [[]] }, 'messages[0]'],
+    [{ ...ok, messages: [{ role: 'user', content: 'a' }, [{ role: 'user', content: 'b' }]] }, 'messages[1]'],
+  ])('rejects an array in place of a message: %j', async (body, param) => {
+    expect(await problem(body)).toMatchObject({ param, message: `${param} must be an object` });
+  });
+
   describe('keys that name parts of JavaScript objects', () => {
     const bodies: Record<string, string> = {
       'a top-level constructor object': '{"model":"openai/gpt-4o","messages":[{"role":"user","content":"hi"}],"constructor":{"prototype":{"polluted":true}}}',

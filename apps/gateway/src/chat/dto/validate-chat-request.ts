@@ -16,5 +16,8 @@ export async function validateChatRequest(body: unknown): Promise<ChatCompletion
   const errors = await validate(dto, { forbidUnknownValues: false });
   const problem = firstValidationProblem(errors);
   if (problem) throw new InvalidRequestError(problem.message, problem.param, 'invalid_value');
+  // ValidateNested passes an array in place of a message (`[[{...}]]`) without looking at it.
+  const nested = dto.messages.findIndex((m) => Array.isArray(m));
+  if (nested >= 0) throw new InvalidRequestError(`messages[${nested}] must be an object`, `messages[${nested}]`, 'invalid_value');
   return dto;
 }

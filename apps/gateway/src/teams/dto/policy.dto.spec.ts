@@ -2,7 +2,7 @@ import { firstValidationProblem } from '@tokenhub/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { UpdateBudgetDto } from './budget.dto';
-import { InlineBudgetDto } from './policy.dto';
+import { InlineBudgetDto, PolicyDto } from './policy.dto';
 
 async function problem(cls: typeof InlineBudgetDto | typeof UpdateBudgetDto, body: object) {
   return firstValidationProblem(await validate(plainToInstance(cls, body)));
@@ -25,5 +25,16 @@ describe('USD amounts', () => {
   ])('refuses %p (numbers in exponent form no longer throw)', async (limit, message) => {
     expect(await problem(InlineBudgetDto, { period: 'daily', limit_usd: limit })).toEqual({ param: 'limit_usd', message });
     expect(await problem(UpdateBudgetDto, { limit_usd: limit })).toEqual({ param: 'limit_usd', message });
+  });
+});
+
+describe('budgets', () => {
+  it.each([[[[]]], [[[{ period: 'daily', limit_usd: 1 }]]], [['daily']], [[null]]])('refuses %j, not only objects, naming budgets', async (budgets) => {
+    const found = firstValidationProblem(await validate(plainToInstance(PolicyDto, { budgets })));
+    expect(found?.param).toBe('budgets');
+  });
+
+  it('accepts a list of budget objects', async () => {
+    expect(firstValidationProblem(await validate(plainToInstance(PolicyDto, { budgets: [{ period: 'daily', limit_usd: 1 }] })))).toBeNull();
   });
 });

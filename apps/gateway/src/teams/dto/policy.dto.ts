@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { BUDGET_PERIODS, type BudgetPeriod, type LimitsColumns } from '@tokenhub/store';
 import { Type } from 'class-transformer';
 import { applyDecorators } from '@nestjs/common';
-import { ArrayMaxSize, IsArray, IsIn, IsInt, IsNotEmpty, IsNumber, IsOptional, IsString, Max, MaxLength, Min, ValidateBy, ValidateIf, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsIn, IsInt, IsNotEmpty, IsNumber, IsObject, IsOptional, IsString, Max, MaxLength, Min, ValidateBy, ValidateIf, ValidateNested } from 'class-validator';
 
 const MAX_INT = 2_147_483_647;
 export const MAX_LIMIT_USD = 1_000_000_000_000;
@@ -85,7 +85,8 @@ export class PolicyDto extends LimitsDto {
     example: [{ period: 'daily', limit_usd: 5 }, { period: 'monthly', limit_usd: 100 }],
     nullable: true,
   })
-  @IsOptional() @IsArray() @ArrayMaxSize(BUDGET_PERIODS.length) @ValidateNested({ each: true }) @Type(() => InlineBudgetDto)
+  // IsObject each: ValidateNested alone lets a nested array (`[[]]`) through, unvalidated.
+  @IsOptional() @IsArray() @ArrayMaxSize(BUDGET_PERIODS.length) @IsObject({ each: true }) @ValidateNested({ each: true }) @Type(() => InlineBudgetDto)
   budgets?: InlineBudgetDto[] | null;
 }
 
