@@ -65,4 +65,9 @@ export interface ChatProvider {
   stream(call: ChatCall): Promise<AsyncIterable<ChatStreamEvent>>;
   /** Embeds texts; absent on providers without an embeddings API. */
   embed?(call: EmbeddingsCall): Promise<EmbeddingsResult>;
+  /**
+   * The parameters of an OpenAI chat request this provider cannot honour for `model` in the
+   * values given (see translation/parameter-support.ts); absent when it takes them all.
+   */
+  unsupportedParameters?(model: string, body: Record<string, unknown>): string[];
 }

@@ -1,6 +1,7 @@
 import type { ProviderConfig } from '@tokenhub/config';
 import { ModelCatalog } from '../catalog/model-catalog';
 import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent } from '../chat-provider.interface';
+import { ANTHROPIC_PARAMETERS, unsupportedParameters } from '../translation/parameter-support';
 import { CredentialPool } from '../credentials/credential-pool';
 import type { EndpointOverride } from '../http/endpoint-override';
 import { readBody } from '../http/upstream-call';
@@ -30,6 +31,10 @@ export class AnthropicProvider implements ChatProvider {
   ) {
     this.name = config.name;
     this.url = `${config.baseUrl}/messages`;
+  }
+
+  unsupportedParameters(_model: string, body: Record<string, unknown>): string[] {
+    return unsupportedParameters(ANTHROPIC_PARAMETERS, body);
   }
 
   async complete(call: ChatCall): Promise<ChatCompletionResult> {

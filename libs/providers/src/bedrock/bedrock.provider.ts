@@ -4,6 +4,7 @@ import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent, Emb
 import { fromCohereEmbedResponse, toCohereEmbedRequest, COHERE_MAX_TEXTS } from '../cohere/cohere-embeddings';
 import { inBatches, requireTextInput } from '../openai-compatible/openai-embeddings';
 import { bedrockEmbedFamily, fromTitanEmbedResponse, toTitanEmbedRequest } from './bedrock-embeddings';
+import { BEDROCK_PARAMETERS, unsupportedParameters } from '../translation/parameter-support';
 import { CredentialPool } from '../credentials/credential-pool';
 import { readBody } from '../http/upstream-call';
 import { toUpstreamError, UpstreamHttpClient, UpstreamResponse } from '../http/upstream-http-client';
@@ -23,6 +24,10 @@ export class BedrockProvider implements ChatProvider {
   ) {
     this.name = config.name;
     if (!config.aws) throw new Error(`provider ${config.name} has no AWS credentials`);
+  }
+
+  unsupportedParameters(_model: string, body: Record<string, unknown>): string[] {
+    return unsupportedParameters(BEDROCK_PARAMETERS, body);
   }
 
   async complete(call: ChatCall): Promise<ChatCompletionResult> {

@@ -1,5 +1,6 @@
 import type { ProviderConfig } from '@tokenhub/config';
 import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent, EmbeddingsCall, EmbeddingsResult } from '../chat-provider.interface';
+import { COHERE_PARAMETERS, unsupportedParameters } from '../translation/parameter-support';
 import { CredentialPool } from '../credentials/credential-pool';
 import { readBody } from '../http/upstream-call';
 import { toUpstreamError, UpstreamHttpClient, UpstreamResponse } from '../http/upstream-http-client';
@@ -21,6 +22,10 @@ export class CohereProvider implements ChatProvider {
   ) {
     this.name = config.name;
     this.url = `${config.baseUrl}/chat`;
+  }
+
+  unsupportedParameters(_model: string, body: Record<string, unknown>): string[] {
+    return unsupportedParameters(COHERE_PARAMETERS, body);
   }
 
   async complete(call: ChatCall): Promise<ChatCompletionResult> {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ProviderConfig } from '@tokenhub/config';
 import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent, EmbeddingsCall, EmbeddingsResult } from '../chat-provider.interface';
+import { GEMINI_PARAMETERS, unsupportedParameters } from '../translation/parameter-support';
 import { CredentialPool } from '../credentials/credential-pool';
 import type { EndpointOverride } from '../http/endpoint-override';
 import { readBody } from '../http/upstream-call';
@@ -23,6 +24,10 @@ export class GeminiProvider implements ChatProvider {
     private readonly endpoint?: EndpointOverride,
   ) {
     this.name = config.name;
+  }
+
+  unsupportedParameters(_model: string, body: Record<string, unknown>): string[] {
+    return unsupportedParameters(GEMINI_PARAMETERS, body);
   }
 
   async complete(call: ChatCall): Promise<ChatCompletionResult> {

@@ -74,6 +74,10 @@ export class VertexProvider implements ChatProvider {
     );
   }
 
+  unsupportedParameters(model: string, body: Record<string, unknown>): string[] {
+    return this.route(model).unsupportedParameters?.(model, body) ?? [];
+  }
+
   /** Claude models go to the Anthropic publisher, Gemini (and other Google) models to Google's. */
   private route(model: string): ChatProvider {
     if (/^claude-/i.test(model)) return this.claude;
