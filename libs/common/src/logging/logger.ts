@@ -1,22 +1,35 @@
 import { LoggerService } from '@nestjs/common';
 import pino, { Logger } from 'pino';
 
-/** Paths never written to a log line: keys, tokens and provider secrets. */
-export const REDACTED_PATHS = [
+/** Fields that hold a secret wherever they appear: keys, tokens and provider credentials. */
+const SECRET_FIELDS = [
   'authorization',
   'apiKey',
   'api_key',
   'key',
   'token',
-  '*.authorization',
-  '*.apiKey',
-  '*.api_key',
-  '*.key',
-  '*.token',
-  'headers.authorization',
-  'req.headers.authorization',
-  'req.headers["api-key"]',
-  'req.headers["x-api-key"]',
+  'secret',
+  'password',
+  'accessToken',
+  'access_token',
+  'secretAccessKey',
+  'sessionToken',
+  'privateKey',
+  'private_key',
+  'clientSecret',
+  'client_secret',
+  'encryptionKey',
+  'adminKey',
+  'metricsToken',
+];
+/** Request and upstream headers that carry credentials (OpenAI, Azure, Anthropic, Gemini, cookies, AWS). */
+const SECRET_HEADERS = ['authorization', 'proxy-authorization', 'api-key', 'x-api-key', 'x-goog-api-key', 'cookie', 'set-cookie', 'x-amz-security-token'];
+
+/** Paths never written to a log line: at the top level, one level down, and in headers wherever they are. */
+export const REDACTED_PATHS = [
+  ...SECRET_FIELDS,
+  ...SECRET_FIELDS.map((f) => `*.${f}`),
+  ...['headers', '*.headers'].flatMap((h) => SECRET_HEADERS.map((name) => `${h}["${name}"]`)),
 ];
 
 /** The JSON logger; `destination` (stdout by default) lets tests read what would be logged. */
