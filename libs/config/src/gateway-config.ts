@@ -63,7 +63,7 @@ export interface UpstreamTimeouts {
 
 /** When a provider credential is skipped after repeated failures (5xx, timeouts, connection errors). */
 export interface CircuitBreakerPolicy {
-  /** Consecutive failures that open the circuit; 0 (the default) turns the breaker off. */
+  /** Consecutive failures (of one credential with one model) that open its circuit; 0 turns the breaker off. */
   failureThreshold: number;
   /** How long an open circuit skips the credential before one probe request is let through. */
   cooldownMs: number;

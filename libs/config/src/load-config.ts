@@ -358,7 +358,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       maxResponseBytes: parsed.UPSTREAM_MAX_RESPONSE_BYTES ?? 100 * 1024 * 1024,
     },
     circuitBreaker: {
-      failureThreshold: parsed.CIRCUIT_BREAKER_FAILURES ?? 0,
+      failureThreshold: parsed.CIRCUIT_BREAKER_FAILURES ?? 5,
       cooldownMs: parsed.CIRCUIT_BREAKER_COOLDOWN_MS ?? 30_000,
     },
     retry: {

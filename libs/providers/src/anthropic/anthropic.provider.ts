@@ -89,7 +89,7 @@ export class AnthropicProvider implements ChatProvider {
     }
     const body = this.endpoint?.body ? this.endpoint.body(request) : request;
     const url = this.endpoint?.url(call.model, stream) ?? this.url;
-    const res = await this.http.post({ url, headers, body: JSON.stringify(body), signal: call.signal, onOutcome: this.credentials.outcomeListener(credential) });
+    const res = await this.http.post({ url, headers, body: JSON.stringify(body), signal: call.signal, onOutcome: this.credentials.outcomeListener(credential, call.model) });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     let text = (await readBody(res, call.signal).catch(() => Buffer.alloc(0))).toString('utf8');
     if (credential?.apiKey && text.includes(credential.apiKey)) text = text.split(credential.apiKey).join('[redacted]');

@@ -110,7 +110,7 @@ export class BedrockProvider implements ChatProvider {
       accessKeyId && secretAccessKey
         ? signRequest({ method: 'POST', url, headers: plain, body, service: 'bedrock', region: aws.region, credentials: { accessKeyId, secretAccessKey, sessionToken } })
         : plain;
-    const res = await this.http.post({ url, headers, body, signal, onOutcome: this.credentials.outcomeListener(credential) });
+    const res = await this.http.post({ url, headers, body, signal, onOutcome: this.credentials.outcomeListener(credential, model) });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     let text = (await readBody(res, signal).catch(() => Buffer.alloc(0))).toString('utf8');
     for (const secret of [aws.secretAccessKey, aws.sessionToken]) if (secret && text.includes(secret)) text = text.split(secret).join('[redacted]');

@@ -86,7 +86,7 @@ export class CohereProvider implements ChatProvider {
     const headers: Record<string, string> = { ...this.config.headers, 'content-type': 'application/json', accept };
     const credential = this.credentials.pick(call.model);
     if (credential) headers.authorization = `Bearer ${credential.apiKey}`;
-    const res = await this.http.post({ url, headers, body: JSON.stringify(request), signal: call.signal, onOutcome: this.credentials.outcomeListener(credential) });
+    const res = await this.http.post({ url, headers, body: JSON.stringify(request), signal: call.signal, onOutcome: this.credentials.outcomeListener(credential, call.model) });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     let text = (await readBody(res, call.signal).catch(() => Buffer.alloc(0))).toString('utf8');
     if (credential && text.includes(credential.apiKey)) text = text.split(credential.apiKey).join('[redacted]');

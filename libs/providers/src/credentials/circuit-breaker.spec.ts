@@ -97,15 +97,24 @@ describe('CircuitBreaker', () => {
 
 describe('CredentialPool with circuit breakers', () => {
   const policy = { failureThreshold: 2, cooldownMs: 10_000 };
-  const fail = (pool: CredentialPool, model = 'gpt-4o') => pool.outcomeListener(pool.pick(model))(false);
+  const fail = (pool: CredentialPool, model = 'gpt-4o') => pool.outcomeListener(pool.pick(model), model)(false);
 
   it('skips a credential whose circuit is open and keeps serving with the others', () => {
     const clock = fakeClock();
     const pool = new CredentialPool('openai', [{ apiKey: 'sk-a', weight: 1 }, { apiKey: 'sk-b', weight: 1 }], () => undefined, policy, clock.now);
     const a = pool.find('env:openai:1')!;
-    pool.outcomeListener(a)(false);
-    pool.outcomeListener(a)(false);
+    pool.outcomeListener(a, 'gpt-4o')(false);
+    pool.outcomeListener(a, 'gpt-4o')(false);
     for (let i = 0; i < 50; i++) expect(pool.pick('gpt-4o')!.apiKey).toBe('sk-b');
+  });
+
+  it('opens per model: a failing model does not take the credential\'s other models down', () => {
+    const clock = fakeClock();
+    const pool = new CredentialPool('openai', [{ apiKey: 'sk-a', weight: 1 }], () => undefined, policy, clock.now);
+    fail(pool, 'gpt-4o');
+    fail(pool, 'gpt-4o');
+    expect(() => pool.pick('gpt-4o')).toThrow(/circuit open/);
+    expect(pool.pick('gpt-4o-mini')!.apiKey).toBe('sk-a');
   });
 
   it('fails fast with a fallbackable, non-retryable 503 circuit_open when every circuit is open', () => {
@@ -140,7 +149,7 @@ describe('CredentialPool with circuit breakers', () => {
     const probe = pool.pick('gpt-4o');
     expect(probe!.apiKey).toBe('sk-a');
     expect(() => pool.pick('gpt-4o')).toThrow(/circuit open/);
-    pool.outcomeListener(probe)(true);
+    pool.outcomeListener(probe, 'gpt-4o')(true);
     expect(pool.pick('gpt-4o')!.apiKey).toBe('sk-a');
     expect(pool.pick('gpt-4o')!.apiKey).toBe('sk-a');
   });
@@ -159,8 +168,8 @@ describe('CredentialPool with circuit breakers', () => {
   it('gives a keyless server (no credential) a breaker of its own', () => {
     const clock = fakeClock();
     const pool = new CredentialPool('ollama', [{ weight: 1 }], () => undefined, policy, clock.now);
-    fail(pool);
-    fail(pool);
+    fail(pool, 'llama3');
+    fail(pool, 'llama3');
     expect(() => pool.pick('llama3')).toThrow(/circuit open/);
     clock.advance(10_000);
     expect(pool.pick('llama3')).toBeNull();

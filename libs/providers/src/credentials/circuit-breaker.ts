@@ -2,11 +2,11 @@ import type { CircuitBreakerPolicy } from '@tokenhub/config';
 
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
-/** Where none is configured (adapters built outside the registry): off, as `CIRCUIT_BREAKER_FAILURES` is by default. */
+/** Where none is configured (adapters built outside the registry): off. */
 export const DEFAULT_CIRCUIT_BREAKER: CircuitBreakerPolicy = { failureThreshold: 0, cooldownMs: 30_000 };
 
 /**
- * The health of one provider credential as a circuit: closed while calls succeed; open after
+ * The health of one provider credential for one model as a circuit: closed while calls succeed; open after
  * `failureThreshold` consecutive failures (5xx, timeouts, connection errors), skipping the
  * credential for `cooldownMs`; then half-open, letting one probe through, whose success
  * closes it and whose failure opens it for another cooldown. A probe that never reports
@@ -75,5 +75,32 @@ export class CircuitBreaker {
     this.openedAt = this.now();
     this.probeAt = null;
     this.failures = 0;
+  }
+}
+
+/**
+ * The breakers of one credential, one per model it serves (a "deployment", as other gateways
+ * say): a model that keeps failing is skipped without taking the credential's other models
+ * down with it. Bounded: past `max` models, closed breakers (which hold nothing) are dropped.
+ */
+export class ModelBreakers {
+  private readonly byModel = new Map<string, CircuitBreaker>();
+
+  constructor(
+    private readonly policy: CircuitBreakerPolicy = DEFAULT_CIRCUIT_BREAKER,
+    private readonly now: () => number = Date.now,
+    private readonly max = 1_000,
+  ) {}
+
+  of(model: string): CircuitBreaker {
+    let breaker = this.byModel.get(model);
+    if (!breaker) {
+      if (this.byModel.size >= this.max) {
+        for (const [m, b] of this.byModel) if (b.state === 'closed') this.byModel.delete(m);
+      }
+      breaker = new CircuitBreaker(this.policy, this.now);
+      this.byModel.set(model, breaker);
+    }
+    return breaker;
   }
 }

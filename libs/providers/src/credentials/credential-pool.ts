@@ -1,7 +1,7 @@
 import { secretHint } from '@tokenhub/common';
 import type { CircuitBreakerPolicy, ProviderCredential } from '@tokenhub/config';
 import { UpstreamError } from '../upstream-error';
-import { CircuitBreaker, DEFAULT_CIRCUIT_BREAKER } from './circuit-breaker';
+import { CircuitBreaker, DEFAULT_CIRCUIT_BREAKER, ModelBreakers } from './circuit-breaker';
 
 /** Where a credential comes from: the environment (or config file), or the admin API (stored encrypted). */
 export type CredentialSource = 'env' | 'database';
@@ -62,8 +62,8 @@ export interface PooledCredential {
   disabledReason: string | null;
   /** Epoch ms until which a 429 keeps it out. */
   coolingUntil: number;
-  /** Skips it after repeated 5xx, timeouts and connection errors. */
-  readonly breaker: CircuitBreaker;
+  /** Skip it for a model after repeated 5xx, timeouts and connection errors with that model. */
+  readonly breakers: ModelBreakers;
   /**
    * Disabled here before the database says so: kept disabled while the stored row is not newer
    * than `until` (the disable's own write), so a refresh racing that write does not revive it.
@@ -108,8 +108,8 @@ export class CredentialPool {
   /** Keyless self-hosted servers (Ollama, vLLM) are called without a credential when none is configured. */
   private readonly keyless: boolean;
   private stored = new Map<string, PooledCredential>();
-  /** The breaker of a keyless server, called without a credential. */
-  private readonly keylessBreaker: CircuitBreaker;
+  /** The breakers of a keyless server, called without a credential. */
+  private readonly keylessBreakers: ModelBreakers;
 
   constructor(
     readonly provider: string,
@@ -118,7 +118,7 @@ export class CredentialPool {
     private readonly breakerPolicy: CircuitBreakerPolicy = DEFAULT_CIRCUIT_BREAKER,
     private readonly now: () => number = Date.now,
   ) {
-    this.keylessBreaker = new CircuitBreaker(breakerPolicy, now);
+    this.keylessBreakers = new ModelBreakers(breakerPolicy, now);
     const withKeys = envCredentials.filter((c): c is ProviderCredential & { apiKey: string } => !!c.apiKey);
     this.keyless = withKeys.length === 0 && envCredentials.length > 0;
     this.env = withKeys.map((c, i) => ({
@@ -132,7 +132,7 @@ export class CredentialPool {
       enabled: true,
       disabledReason: null,
       coolingUntil: 0,
-      breaker: new CircuitBreaker(breakerPolicy, now),
+      breakers: new ModelBreakers(breakerPolicy, now),
     }));
   }
 
@@ -160,7 +160,7 @@ export class CredentialPool {
         enabled: row.enabled,
         disabledReason: row.disabledReason,
         coolingUntil: prev?.coolingUntil ?? 0,
-        breaker: prev?.breaker ?? new CircuitBreaker(this.breakerPolicy, this.now),
+        breakers: prev?.breakers ?? new ModelBreakers(this.breakerPolicy, this.now),
       };
       if (prev?.localDisable && row.enabled && row.updatedAt.getTime() <= prev.localDisable.until) {
         entry.enabled = false;
@@ -222,33 +222,34 @@ export class CredentialPool {
     const all = this.stored.size > 0 ? [...this.env, ...this.stored.values()] : this.env;
     if (all.length === 0) {
       if (!this.keyless) throw new UpstreamError('http', 503, `${this.provider} has no credential configured`, { code: 'no_provider_credential', retryable: false });
-      if (!this.keylessBreaker.available()) throw this.circuitOpen([this.keylessBreaker]);
-      this.keylessBreaker.acquire();
+      const breaker = this.keylessBreakers.of(model);
+      if (!breaker.available()) throw this.circuitOpen([breaker], model);
+      breaker.acquire();
       return null;
     }
     const now = this.now();
     const candidates = all.filter((c) => c.enabled && c.coolingUntil <= now && credentialAllows(c.allowedModels, this.provider, model));
     if (candidates.length === 0) return this.explainNone(all, model, now);
-    const closed = candidates.filter((c) => c.breaker.available());
-    if (closed.length === 0) throw this.circuitOpen(candidates.map((c) => c.breaker));
+    const closed = candidates.filter((c) => c.breakers.of(model).available());
+    if (closed.length === 0) throw this.circuitOpen(candidates.map((c) => c.breakers.of(model)), model);
     const chosen = weightedChoice(closed);
-    chosen.breaker.acquire();
+    chosen.breakers.of(model).acquire();
     return chosen;
   }
 
   /**
-   * The listener the HTTP client tells how a call with `credential` went (`null`: the keyless
-   * server's), feeding that credential's circuit breaker.
+   * The listener the HTTP client tells how a call with `credential` (`null`: the keyless
+   * server's) at `model` went, feeding that pair's circuit breaker.
    */
-  outcomeListener(credential: PooledCredential | null): UpstreamOutcomeListener {
-    const breaker = credential ? credential.breaker : this.keylessBreaker;
+  outcomeListener(credential: PooledCredential | null, model: string): UpstreamOutcomeListener {
+    const breaker = (credential ? credential.breakers : this.keylessBreakers).of(model);
     return (ok) => (ok ? breaker.succeeded() : breaker.failed());
   }
 
   /** Every usable credential's circuit is open: fail fast, so the next fallback is tried at once. */
-  private circuitOpen(breakers: CircuitBreaker[]): UpstreamError {
+  private circuitOpen(breakers: CircuitBreaker[], model: string): UpstreamError {
     const waitMs = Math.min(...breakers.map((b) => b.retryAfterMs()));
-    return new UpstreamError('http', 503, `Every ${this.provider} credential is paused after repeated upstream failures (circuit open, ${Math.ceil(waitMs / 1000)} s left).`, {
+    return new UpstreamError('http', 503, `Every ${this.provider} credential is paused for ${model} after repeated upstream failures (circuit open, ${Math.ceil(waitMs / 1000)} s left).`, {
       code: 'circuit_open',
       retryAfterMs: waitMs,
       retryable: false,
@@ -285,7 +286,7 @@ export class CredentialPool {
   private hasUsable(model: string): boolean {
     const now = this.now();
     const all = this.stored.size > 0 ? [...this.env, ...this.stored.values()] : this.env;
-    return all.some((c) => c.enabled && c.coolingUntil <= now && c.breaker.available() && credentialAllows(c.allowedModels, this.provider, model));
+    return all.some((c) => c.enabled && c.coolingUntil <= now && c.breakers.of(model).available() && credentialAllows(c.allowedModels, this.provider, model));
   }
 
   private explainNone(all: PooledCredential[], model: string, now: number): never {

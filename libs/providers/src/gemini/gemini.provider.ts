@@ -99,7 +99,7 @@ export class GeminiProvider implements ChatProvider {
     const credential = this.credentials.pick(model);
     if (this.endpoint) Object.assign(headers, await this.endpoint.headers(signal));
     else if (credential?.apiKey) headers['x-goog-api-key'] = credential.apiKey;
-    const res = await this.http.post({ url, headers, body: JSON.stringify(request), signal, onOutcome: this.credentials.outcomeListener(credential) });
+    const res = await this.http.post({ url, headers, body: JSON.stringify(request), signal, onOutcome: this.credentials.outcomeListener(credential, model) });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     let text = (await readBody(res, signal).catch(() => Buffer.alloc(0))).toString('utf8');
     if (credential?.apiKey && text.includes(credential.apiKey)) text = text.split(credential.apiKey).join('[redacted]');

@@ -98,7 +98,7 @@ export class OpenAICompatibleProvider implements ChatProvider {
     // Weighted among the usable credentials that may serve this model; throws when none can.
     const credential = this.credentials.pick(call.model);
     if (credential) this.authorize(headers, credential.apiKey);
-    const res = await this.http.post({ url, headers, body: JSON.stringify(call.body), signal: call.signal, onOutcome: this.credentials.outcomeListener(credential) });
+    const res = await this.http.post({ url, headers, body: JSON.stringify(call.body), signal: call.signal, onOutcome: this.credentials.outcomeListener(credential, call.model) });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     let text = (await readBody(res, call.signal).catch(() => Buffer.alloc(0))).toString('utf8');
     // Some servers echo the key they refused; it must not reach the client, the logs or the database.
