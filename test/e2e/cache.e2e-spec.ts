@@ -316,6 +316,47 @@ describe('response cache (prompt_cache_key)', () => {
     expect(virtualKey.status).toBe(403);
   });
 
+  it('reports count hits and the money they saved', async () => {
+    const key = await ok(gw, 'POST', '/admin/virtual-keys', { name: 'reported', team_id: teamA.id });
+    const namespace = ns();
+    const miss = await postChat(gw, key.key, body(namespace));
+    await json(miss);
+    await flushed();
+    const hit = await postChat(gw, key.key, body(namespace));
+    await json(hit);
+    const semantic = await postChat(gw, key.key, body(namespace, PARAPHRASE));
+    expect(semantic.headers.get('x-tokenhub-cache')).toBe('semantic-hit');
+    await json(semantic);
+    await gw.waitForUsage(3, 'key_id = $1', [key.id]);
+    const saved = Number((await usageOf(hit)).cache_saved_usd);
+    let report: any;
+    for (let i = 0; i < 50; i++) {
+      report = await ok(gw, 'GET', `/admin/reports/usage?group_by=key&key_id=${key.id}`);
+      if (report.totals.requests === 3) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(report.totals).toMatchObject({ requests: 3, cache_hits: 2 });
+    expect(report.totals.cache_saved_usd).toBeCloseTo(2 * saved, 9);
+  });
+
+  it('governance applies to hits: rate limits count them, budgets settle at their real cost', async () => {
+    const key = await ok(gw, 'POST', '/admin/virtual-keys', { name: 'limited', team_id: teamA.id, requests_per_minute: 2, budgets: [{ period: 'daily', limit_usd: 5 }] });
+    const namespace = ns();
+    await json(await postChat(gw, key.key, body(namespace)));
+    await flushed();
+    const spent = async () => Number((await gw.query<{ spent_usd: string }>('SELECT w.spent_usd FROM budget_windows w JOIN budgets b ON b.id = w.budget_id WHERE b.scope_id = $1', [key.id]))[0].spent_usd);
+    const afterMiss = await spent();
+    expect(afterMiss).toBeGreaterThan(0);
+    const hit = await postChat(gw, key.key, body(namespace));
+    expect(hit.headers.get('x-tokenhub-cache')).toBe('hit');
+    expect(hit.headers.get('x-ratelimit-remaining-requests')).toBe('0');
+    await json(hit);
+    expect(await spent()).toBe(afterMiss);
+    const refused = await postChat(gw, key.key, body(namespace));
+    expect(refused.status).toBe(429);
+    expectOpenAIError(await json(refused));
+  });
+
   it('without prompt_cache_key the cache is not involved', async () => {
     const res = await postChat(gw, keyA.key, { model: 'openai/gpt-4o', messages: [{ role: 'user', content: QUESTION }] });
     expect(res.headers.get('x-tokenhub-cache')).toBeNull();

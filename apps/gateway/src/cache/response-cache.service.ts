@@ -13,12 +13,10 @@ import { cacheDirectives } from './cache-directives';
 import { CacheKey, cacheKey } from './cache-key';
 import { CacheWriter } from './cache-writer.service';
 import { CachedCompletion, completionBody, completionChunks, CompletionAssembler, fromCompletionBody, tokenUsage } from './cached-completion';
-import { bandKeys, decodeVector, dot, encodeVector, unitVector } from './lsh';
+import { bandKeys, encodeVector, unitVector } from './lsh';
+import { nearestInScope } from './semantic-search';
 
 export type CacheResult = 'hit' | 'semantic-hit' | 'miss' | 'bypass';
-
-/** Rows whose exact cosine a semantic lookup computes, at most. */
-const MAX_CANDIDATES = 64;
 
 /** The last user turn's embedding, computed by a lookup and kept for the write. */
 interface LookupEmbedding {
@@ -93,12 +91,7 @@ export class ResponseCacheService {
     if (exact) return { entry: exact, result: 'hit', similarity: null, embedding: null };
     const embedding = await this.embed(key, signal);
     if (!embedding) return { entry: null, result: 'miss', similarity: null, embedding: null };
-    const candidates = await this.repository.findCandidates(key.scopeHash, embedding.lshKeys, MAX_CANDIDATES);
-    let best: { id: string; similarity: number } | null = null;
-    for (const c of candidates) {
-      const similarity = dot(embedding.unit, decodeVector(c.embedding));
-      if (!best || similarity > best.similarity) best = { id: c.id, similarity };
-    }
+    const best = await nearestInScope(this.repository, key.scopeHash, embedding.unit, embedding.lshKeys);
     if (best && best.similarity >= this.config.cache.similarityThreshold) {
       const entry = await this.repository.findById(best.id);
       if (entry) return { entry, result: 'semantic-hit', similarity: Math.min(1, best.similarity), embedding };

@@ -18,6 +18,11 @@ const ROUTING_HEADERS = {
   'x-ratelimit-limit-tokens': { description: 'With a token limit: the tightest one.', schema: { type: 'integer' } },
   'x-ratelimit-remaining-tokens': { description: 'Tokens left in its window before this request.', schema: { type: 'integer' } },
   'x-ratelimit-reset-tokens': { description: 'Time until its window resets.', schema: { type: 'string' } },
+  'x-tokenhub-cache': {
+    description: 'With `prompt_cache_key`: `hit` (the same request was answered before), `semantic-hit` (a similar last question after the same history), `miss`, or `bypass` (`Cache-Control: no-cache`). A hit never reaches the provider.',
+    schema: { type: 'string', enum: ['hit', 'semantic-hit', 'miss', 'bypass'] },
+  },
+  'x-tokenhub-cache-similarity': { description: 'On a `semantic-hit`: the cosine similarity of the stored question, e.g. `0.9731`.', schema: { type: 'string' } },
 };
 
 @ApiTags('chat')
@@ -36,6 +41,13 @@ export class ChatController {
       'Fields OpenAI accepts that are not listed here (`tools`, `tool_choice`, `response_format`, `seed`, `top_p`, `n`, …) are passed to the provider unchanged.',
   })
   @ApiHeader({ name: 'Content-Type', required: true, schema: { type: 'string', default: 'application/json' } })
+  @ApiHeader({
+    name: 'Cache-Control',
+    required: false,
+    description: 'With `prompt_cache_key`: `no-cache` skips the cache lookup and stores the fresh answer; `no-store` does not store this answer.',
+    schema: { type: 'string', example: 'no-cache' },
+  })
+  @ApiHeader({ name: 'x-tokenhub-cache-ttl', required: false, description: 'With `prompt_cache_key`: seconds this answer stays in the cache (1 to 2592000).', schema: { type: 'integer', example: 600 } })
   @ApiHeader({
     name: 'x-tokenhub-drop-params',
     required: false,

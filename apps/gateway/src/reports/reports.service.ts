@@ -40,6 +40,8 @@ function totalsView(t: UsageTotals): UsageTotalsView {
     total_tokens: t.promptTokens + t.completionTokens,
     cost_usd: Math.round(t.costUsd * 1e10) / 1e10,
     unpriced_requests: t.unpricedRequests,
+    cache_hits: t.cacheHits,
+    cache_saved_usd: Math.round(t.cacheSavedUsd * 1e10) / 1e10,
     latency_ms: {
       avg: t.requests > 0 ? Math.round((t.latencyMsSum / t.requests) * 10) / 10 : null,
       p50: latencyPercentile(t.latencyHistogram, 0.5),

@@ -30,8 +30,7 @@ export class ResponseCacheEntryEntity {
   @Column({ name: 'key_id', type: 'uuid', nullable: true })
   keyId: string | null;
 
-  /** sha256 hex of the scope (see above). */
-  @Index('ix_response_cache_entries_scope_hash')
+  /** sha256 hex of the scope (see above). Not indexed: lookups reach a scope's rows through `lsh_keys`. */
   @Column({ name: 'scope_hash', type: 'varchar', length: 64 })
   scopeHash: string;
 

@@ -60,6 +60,14 @@ export class UsageRollupEntity {
   @Column({ name: 'unpriced_requests', type: 'bigint', default: 0, transformer: num })
   unpricedRequests: number;
 
+  /** Requests answered from the response cache (exact or semantic hits). */
+  @Column({ name: 'cache_hits', type: 'bigint', default: 0, transformer: num })
+  cacheHits: number;
+
+  /** What those answers cost when they were made: the money the cache saved. */
+  @Column({ name: 'cache_saved_usd', type: 'numeric', precision: 24, scale: 10, default: 0, transformer: num })
+  cacheSavedUsd: number;
+
   @Column({ name: 'latency_ms_sum', type: 'bigint', default: 0, transformer: num })
   latencyMsSum: number;
 

@@ -5,7 +5,13 @@ import { ResponseCacheEntryEntity } from '../entities/response-cache-entry.entit
 /** A cached answer to store; `expiresAt` already resolved from the TTL that applies. */
 export type ResponseCacheWrite = Omit<ResponseCacheEntryEntity, 'id' | 'createdAt'>;
 
-/** A row a semantic lookup considers: its id and unit vector. */
+/** A row sharing band signatures with a semantic lookup: its id and band keys. */
+export interface BandMatch {
+  id: string;
+  lshKeys: number[];
+}
+
+/** A row a semantic lookup computes the cosine of: its id and unit vector. */
 export interface SemanticCandidate {
   id: string;
   embedding: Buffer;
@@ -37,17 +43,18 @@ export class ResponseCacheRepository {
   }
 
   /**
-   * Live entries of one scope sharing at least one band signature with the query (the GIN
-   * index on `lsh_keys` finds them), those sharing the most bands first, at most `limit`.
+   * Live entries of one scope sharing at least one band signature with the query, at most
+   * `limit`; their band keys, not their vectors. Through the GIN index on `lsh_keys`, always
+   * (see the function `response_cache_band_matches` in the migration).
    */
-  async findCandidates(scopeHash: string, lshKeys: number[], limit: number): Promise<SemanticCandidate[]> {
-    return this.dataSource.query<SemanticCandidate[]>(
-      `SELECT id, embedding FROM response_cache_entries
-        WHERE lsh_keys && $1::integer[] AND scope_hash = $2 AND expires_at > now() AND embedding IS NOT NULL
-        ORDER BY cardinality(ARRAY(SELECT unnest(lsh_keys) INTERSECT SELECT unnest($1::integer[]))) DESC, created_at DESC
-        LIMIT $3`,
-      [lshKeys, scopeHash, limit],
-    );
+  async findBandMatches(scopeHash: string, lshKeys: number[], limit: number): Promise<BandMatch[]> {
+    return this.dataSource.query<BandMatch[]>(`SELECT id, lsh_keys AS "lshKeys" FROM response_cache_band_matches($1::integer[], $2, $3)`, [lshKeys, scopeHash, limit]);
+  }
+
+  /** The vectors of these entries. */
+  async findEmbeddings(ids: string[]): Promise<SemanticCandidate[]> {
+    if (ids.length === 0) return [];
+    return this.dataSource.query<SemanticCandidate[]>(`SELECT id, embedding FROM response_cache_entries WHERE id = ANY($1::uuid[])`, [ids]);
   }
 
   /** One multi-row statement; a request stored again replaces its entry (fresh answer, fresh TTL). */

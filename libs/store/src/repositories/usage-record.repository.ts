@@ -41,7 +41,7 @@ const ROLLUP_DIMS = `bucket_start, key_id, team_id, customer_id, provider, model
  * tokens; a refused request (4xx/5xx without usage) cost nothing and is not unpriced.
  */
 const ROLLUP_UPSERT = `
-INSERT INTO usage_rollups AS r (${ROLLUP_DIMS}, requests, errors, prompt_tokens, completion_tokens, cached_tokens, cost_usd, unpriced_requests, latency_ms_sum, latency_histogram)
+INSERT INTO usage_rollups AS r (${ROLLUP_DIMS}, requests, errors, prompt_tokens, completion_tokens, cached_tokens, cost_usd, unpriced_requests, cache_hits, cache_saved_usd, latency_ms_sum, latency_histogram)
 SELECT date_trunc('hour', created_at, 'UTC'), key_id, team_id, customer_id, served_provider, coalesce(served_model, requested_model), "user",
        count(*),
        count(*) FILTER (WHERE status_code >= 400),
@@ -50,6 +50,8 @@ SELECT date_trunc('hour', created_at, 'UTC'), key_id, team_id, customer_id, serv
        coalesce(sum(cached_tokens), 0),
        coalesce(sum(cost_usd), 0),
        count(*) FILTER (WHERE cost_usd IS NULL AND (status_code < 400 OR total_tokens IS NOT NULL)),
+       count(*) FILTER (WHERE cache_result IN ('hit', 'semantic-hit')),
+       coalesce(sum(cache_saved_usd), 0),
        coalesce(sum(latency_ms), 0),
        ${HISTOGRAM}
   FROM ins
@@ -63,6 +65,8 @@ ON CONFLICT (${ROLLUP_DIMS}) DO UPDATE SET
   cached_tokens = r.cached_tokens + EXCLUDED.cached_tokens,
   cost_usd = r.cost_usd + EXCLUDED.cost_usd,
   unpriced_requests = r.unpriced_requests + EXCLUDED.unpriced_requests,
+  cache_hits = r.cache_hits + EXCLUDED.cache_hits,
+  cache_saved_usd = r.cache_saved_usd + EXCLUDED.cache_saved_usd,
   latency_ms_sum = r.latency_ms_sum + EXCLUDED.latency_ms_sum,
   latency_histogram = ARRAY(
     SELECT coalesce(a, 0) + coalesce(b, 0)

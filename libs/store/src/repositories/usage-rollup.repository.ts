@@ -25,6 +25,9 @@ export interface UsageTotals {
   cachedTokens: number;
   costUsd: number;
   unpricedRequests: number;
+  /** Requests answered from the response cache, and what their answers cost when they were made. */
+  cacheHits: number;
+  cacheSavedUsd: number;
   latencyMsSum: number;
   /** Counts per LATENCY_BUCKETS_MS bucket, the last open-ended. */
   latencyHistogram: number[];
@@ -50,7 +53,7 @@ const GROUPS: Record<ReportGroup, { expr: string; names?: string }> = {
 
 const TOTALS = `sum(r.requests) AS requests, sum(r.errors) AS errors, sum(r.prompt_tokens) AS prompt_tokens,
   sum(r.completion_tokens) AS completion_tokens, sum(r.cached_tokens) AS cached_tokens, sum(r.cost_usd) AS cost_usd,
-  sum(r.unpriced_requests) AS unpriced_requests, sum(r.latency_ms_sum) AS latency_ms_sum,
+  sum(r.unpriced_requests) AS unpriced_requests, sum(r.cache_hits) AS cache_hits, sum(r.cache_saved_usd) AS cache_saved_usd, sum(r.latency_ms_sum) AS latency_ms_sum,
   ARRAY[${[...LATENCY_BUCKETS_MS, null].map((_, i) => `coalesce(sum(r.latency_histogram[${i + 1}]), 0)`).join(', ')}] AS latency_histogram`;
 
 type Row = Record<string, unknown>;
@@ -128,6 +131,8 @@ function totalsOf(row: Row): UsageTotals {
     cachedTokens: num(row.cached_tokens),
     costUsd: num(row.cost_usd),
     unpricedRequests: num(row.unpriced_requests),
+    cacheHits: num(row.cache_hits),
+    cacheSavedUsd: num(row.cache_saved_usd),
     latencyMsSum: num(row.latency_ms_sum),
     latencyHistogram: parseArray(row.latency_histogram).map(num),
   };

@@ -55,6 +55,8 @@ export class UsageTotalsView {
   @ApiProperty({ example: 340000 }) total_tokens: number;
   @ApiProperty({ example: 1.525, description: 'USD, for requests whose price is known.' }) cost_usd: number;
   @ApiProperty({ example: 0, description: 'Served requests whose cost is unknown (no price in the catalog): not in cost_usd.' }) unpriced_requests: number;
+  @ApiProperty({ example: 340, description: 'Requests answered from the response cache (`prompt_cache_key`), exact or semantic: their provider cost is 0.' }) cache_hits: number;
+  @ApiProperty({ example: 0.412, description: 'USD: what the answers served from the response cache cost when they were made.' }) cache_saved_usd: number;
   @ApiProperty({ type: LatencyView, description: 'Milliseconds, request start to last byte.' }) latency_ms: LatencyView;
 }
 
