@@ -25,6 +25,8 @@ import { IsSmallJsonObject, IsStop } from './message-content.validator';
 export const DEFAULT_TEMPERATURE = 0.7;
 export const METADATA_MAX_CHARS = 16_384;
 export const PROVIDER_MODEL = /^[a-z0-9][a-z0-9_-]*\/\S+$/i;
+/** A model name goes into URLs and headers: no control characters, no unpaired surrogates. */
+export const PRINTABLE = /^(?:[^\u0000-\u001f\u007f\ud800-\udfff]|[\ud800-\udbff][\udc00-\udfff])*$/;
 
 /**
  * The body of `POST /v1/chat/completions`: every field of TokenHub's contract, validated.
@@ -37,7 +39,7 @@ export class ChatCompletionRequestDto {
     description: 'Model identifier in the form `provider/model`, e.g. `openai/gpt-4o`. A bare catalog name such as `gpt-4o` resolves too.',
     example: 'openai/gpt-4o',
   })
-  @IsString() @IsNotEmpty() @MaxLength(300)
+  @IsString() @IsNotEmpty() @MaxLength(300) @Matches(PRINTABLE, { message: 'model must not contain control characters' })
   model: string;
 
   @ApiProperty({
@@ -60,6 +62,7 @@ export class ChatCompletionRequestDto {
   @IsOptional() @IsArray() @ArrayMaxSize(10)
   @IsString({ each: true })
   @Matches(PROVIDER_MODEL, { each: true, message: 'each fallbacks entry must be of the form provider/model, e.g. openai/gpt-4o-mini' })
+  @Matches(PRINTABLE, { each: true, message: 'fallbacks entries must not contain control characters' })
   fallbacks?: string[];
 
   @ApiPropertyOptional({ description: 'Stream the response as server-sent events, ending with `data: [DONE]`.', default: false })

@@ -56,6 +56,19 @@ describe('validateChatRequest', () => {
     expect(await problem(body)).toMatchObject({ param, message: `${param} must be an object` });
   });
 
+  it.each([
+    [{ ...ok, model: 'openai/gpt-4o\u0000' }, 'model'],
+    [{ ...ok, model: 'openai/gpt\r\n4o' }, 'model'],
+    [{ ...ok, model: 'openai/\ud800' }, 'model'],
+    [{ ...ok, fallbacks: ['openai/gpt-4o-mini\u0007'] }, 'fallbacks'],
+  ])('rejects a model name with control characters or unpaired surrogates: %j', async (body, param) => {
+    expect((await problem(body))?.param).toBe(param);
+  });
+
+  it('accepts model names in any script, emoji included', async () => {
+    expect(await problem({ ...ok, model: 'openai/モデル-😀' })).toBeNull();
+  });
+
   describe('keys that name parts of JavaScript objects', () => {
     const bodies: Record<string, string> = {
       'a top-level constructor object': '{"model":"openai/gpt-4o","messages":[{"role":"user","content":"hi"}],"constructor":{"prototype":{"polluted":true}}}',
