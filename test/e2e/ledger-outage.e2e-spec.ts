@@ -1,11 +1,12 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { FakeOpenAI } from '../fakes/fake-openai';
 import { ADMIN_KEY, chatBody, closedPort, embedded, expectOpenAIError } from './harness';
+import { createBudget } from './governance-helpers';
 import { PrivatePostgres } from './private-postgres';
 
 /**
@@ -21,7 +22,19 @@ import { PrivatePostgres } from './private-postgres';
  * Not run on the embedded store (there is no server to stop).
  */
 const ROOT = join(__dirname, '..', '..');
-const MAIN = join(ROOT, 'dist', 'apps', 'gateway', 'src', 'main.js');
+/**
+ * The gateway is built into a directory of this run's own (under node_modules, so packages
+ * resolve): the shared `dist/` is deleted and rebuilt by any `nest build`, which would
+ * pull the program from under a gateway being restarted.
+ */
+const BUILD = join(ROOT, 'node_modules', '.cache', `tokenhub-ledger-e2e-${process.pid}`);
+const MAIN = join(BUILD, 'dist', 'apps', 'gateway', 'src', 'main.js');
+
+async function buildGateway(): Promise<void> {
+  mkdirSync(BUILD, { recursive: true });
+  writeFileSync(join(BUILD, 'tsconfig.json'), JSON.stringify({ extends: '../../../tsconfig.build.json', compilerOptions: { outDir: join(BUILD, 'dist') } }));
+  await promisify(execFile)('npx', ['nest', 'build', 'gateway', '-p', join('node_modules', '.cache', `tokenhub-ledger-e2e-${process.pid}`, 'tsconfig.json')], { cwd: ROOT });
+}
 const TOTAL = 1_000;
 const CONCURRENCY = 20;
 const AUTH_TTL_MS = 300;
@@ -150,8 +163,7 @@ if (embedded) {
   }
 
   beforeAll(async () => {
-    if (!existsSync(MAIN)) await promisify(execFile)('npx', ['nest', 'build', 'gateway'], { cwd: ROOT });
-    pg = await PrivatePostgres.start();
+    [pg] = await Promise.all([PrivatePostgres.start(), buildGateway()]);
     fake = new FakeOpenAI();
     dataDir = mkdtempSync(join(tmpdir(), 'tokenhub-ledger-'));
     env = {
@@ -175,7 +187,7 @@ if (embedded) {
     });
     expect(created.status).toBe(201);
     ({ key } = (await created.json()) as { key: string });
-  }, 90_000);
+  }, 150_000);
 
   afterAll(async () => {
     for (const g of started) if (g.proc.exitCode === null && g.proc.signalCode === null) g.proc.kill('SIGKILL');
@@ -183,10 +195,13 @@ if (embedded) {
     await fake?.stop();
     await pg?.destroy();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    rmSync(BUILD, { recursive: true, force: true });
   });
 
   it(`${TOTAL} requests with the database stopped mid-load and restarted: all answered, exactly ${TOTAL} usage records`, async () => {
-    expect((await chat(key, -1)).status).toBe(200); // the key is now in the gateway's cache
+    const warm = await chat(key, -1);
+    expect(warm.status).toBe(200); // the key is now in the gateway's cache
+    await expectRecorded([warm.requestId]);
     const [{ before }] = await query<{ before: string }>(`SELECT count(*) AS before FROM usage_records`);
     const outcomes: Array<{ status: number; requestId: string; body: unknown }> = [];
     let next = 0;
@@ -259,6 +274,62 @@ if (embedded) {
     } finally {
       await pg.startServer().catch(() => undefined);
     }
+  });
+
+  it('during an outage a budget is enforced in the process against its last known spend, and the spend is reconciled when the database is back', async () => {
+    const created = await fetch(`${gateway.url}/admin/virtual-keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'outage-budget' }),
+    });
+    const budgeted = (await created.json()) as { id: string; key: string };
+    const limitUsd = 0.004;
+    const budgetId = await createBudget(query, 'key', budgeted.id, 'lifetime', limitUsd);
+    // openai/gpt-4o: ~13 prompt tokens (estimated) and max_tokens 50 are reserved.
+    const body = chatBody({ max_tokens: 50 });
+    const reservation = (13 * 2.5 + 50 * 10) / 1e6;
+    const send = async () => {
+      const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${budgeted.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as unknown };
+    };
+    for (let i = 0; i < 3; i++) expect((await send()).status).toBe(200);
+    await sleep(300); // the background read of the budget's spend
+
+    await pg.stop();
+    let served = 0;
+    let refusal: unknown;
+    try {
+      for (let i = 0; i < 400 && !refusal; i++) {
+        const r = await send();
+        if (r.status === 200) served++;
+        else refusal = r;
+      }
+    } finally {
+      await pg.startServer();
+    }
+    expect(served).toBeGreaterThan(0);
+    expect(refusal).toMatchObject({ status: 402 });
+    expect(expectOpenAIError((refusal as { body: unknown }).body).code).toBe('budget_exceeded');
+
+    const costs = await waitFor('the usage records of the budgeted key', async () => {
+      const rows = await query<{ cost_usd: string | null; status_code: number }>(`SELECT cost_usd, status_code FROM usage_records WHERE key_id = $1`, [budgeted.id]);
+      return rows.length >= 3 + served + 1 ? rows : undefined;
+    });
+    const spent = costs.reduce((sum, r) => sum + Number(r.cost_usd ?? 0), 0);
+    console.log(`ledger-outage: budget $${limitUsd}: ${served} served during the outage, spent $${spent.toFixed(7)} (one reservation $${reservation})`);
+    expect(spent).toBeLessThanOrEqual(limitUsd + reservation + 1e-9);
+    // Reconciled: the budget window holds what the usage records say was spent, nothing reserved.
+    const window = await waitFor('the reconciled budget window', async () => {
+      const [w] = await query<{ spent_usd: string; reserved_usd: string }>(`SELECT spent_usd, reserved_usd FROM budget_windows WHERE budget_id = $1`, [budgetId]);
+      return w && Math.abs(Number(w.spent_usd) - spent) < 1e-8 ? w : undefined;
+    });
+    expect(Number(window.reserved_usd)).toBe(0);
+    // And the store decides again: the budget is spent, so the next request is refused there too.
+    expect((await send()).status).toBe(402);
   });
 
   it('SIGKILL while records wait in the spool: the next process on the same DATA_DIR writes every one, once', async () => {

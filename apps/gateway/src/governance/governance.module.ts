@@ -12,8 +12,9 @@ import { RedisLimitStore } from './redis-limit-store';
 
 /**
  * Budgets, rate limits, concurrency caps and allowed models on the chat path. The limit
- * store is Redis when `REDIS_URL` is set, Postgres otherwise; while it errors, limits are
- * decided in the process (`LocalFallbackLimitStore`).
+ * store is Redis when `REDIS_URL` is set (unreachable Redis: 503 for keys with policies),
+ * Postgres otherwise, where a database outage has limits decided in the process
+ * (`LocalFallbackLimitStore`).
  */
 @Global()
 @Module({
@@ -23,11 +24,9 @@ import { RedisLimitStore } from './redis-limit-store';
     {
       provide: LIMIT_STORE,
       useFactory: (config: GatewayConfig, logger: Logger, ledger: BudgetLedgerRepository, counters: LimitCounterRepository): LimitStore =>
-        new LocalFallbackLimitStore(
-          config.redisUrl ? new RedisLimitStore(config.redisUrl, config.redisKeyPrefix, ledger, logger) : new PostgresLimitStore(counters, ledger, logger),
-          ledger,
-          logger,
-        ),
+        config.redisUrl
+          ? new RedisLimitStore(config.redisUrl, config.redisKeyPrefix, ledger, logger)
+          : new LocalFallbackLimitStore(new PostgresLimitStore(counters, ledger, logger), ledger, logger),
       inject: [GATEWAY_CONFIG, LOGGER, BudgetLedgerRepository, LimitCounterRepository],
     },
     GovernanceService,

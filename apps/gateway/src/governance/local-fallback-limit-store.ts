@@ -15,17 +15,17 @@ const MAX_ENTRIES = 100_000;
 interface LocalBudget {
   /** Spend settled here while the store was down, not yet written to it. */
   unreconciledUsd: number;
-  /** Spend settled here since the last known spend was read. */
+  /** Spend settled by this process (through the store or not) since the last known spend was read. */
   spentUsd: number;
   reservedUsd: number;
 }
 
 /**
- * Wraps the limit store (Postgres or Redis) so that chat keeps being served, with limits,
- * when the store errors. While it does, admissions are decided in this process: budgets
+ * Wraps the Postgres limit store so that chat keeps being served, with limits, through a
+ * database outage. While it does, admissions are decided in this process: budgets
  * against their last known spend (read in the background after each admission through the
  * store, at most every 5 s per budget window) plus what this process has spent and holds
- * since; rate limits and concurrency with counters of this process, starting from zero.
+ * since that read; rate limits and concurrency with counters of this process, starting from zero.
  * A budget window never seen before the outage cannot be checked: its requests get 503
  * `governance_unavailable` (fail closed).
  *
@@ -83,6 +83,8 @@ export class LocalFallbackLimitStore implements LimitStore {
     if (this.localPlans.has(plan)) return this.settleLocally(plan, settlement);
     try {
       await this.store.settle(plan, settlement);
+      // Counted against the last known spend too, until the next read includes it.
+      for (const b of plan.budgets) if (b.held && this.known.has(budgetKey(b))) this.localBudget(b).spentUsd += settlement.spentUsd;
     } catch (err) {
       this.failed(err);
       if (this.retrySettles.length < MAX_ENTRIES) this.retrySettles.push({ plan, settlement });

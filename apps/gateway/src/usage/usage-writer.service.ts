@@ -20,7 +20,7 @@ const RESUME_BELOW = 0.9;
 export interface LedgerState {
   /** The last write to the database failed (or timed out) and has not succeeded since. */
   databaseFailing: boolean;
-  /** Records in memory, waiting for the next batch insert or spill. */
+  /** Records in memory, not yet durable in the database or the spool (waiting, or being written). */
   buffered: number;
   spoolBytes: number;
   spoolSegments: number;
@@ -48,6 +48,8 @@ export interface LedgerState {
 @Injectable()
 export class UsageWriter implements OnModuleInit, BeforeApplicationShutdown {
   private buffer: UsageRecord[] = [];
+  /** Records taken out of the buffer for a write or a spill that has not finished yet. */
+  private inFlight = 0;
   private timer?: NodeJS.Timeout;
   private flushing: Promise<void> | null = null;
   private spilling: Promise<void> | null = null;
@@ -128,7 +130,7 @@ export class UsageWriter implements OnModuleInit, BeforeApplicationShutdown {
   get state(): LedgerState {
     return {
       databaseFailing: this.failing,
-      buffered: this.buffer.length,
+      buffered: this.buffer.length + this.inFlight,
       spoolBytes: this.spool.bytes + this.adopted.reduce((sum, spool) => sum + spool.bytes, 0),
       spoolSegments: this.spool.segmentCount + this.adopted.reduce((sum, spool) => sum + spool.segmentCount, 0),
       spoolMaxBytes: this.spool.maxBytes,
@@ -155,10 +157,13 @@ export class UsageWriter implements OnModuleInit, BeforeApplicationShutdown {
       }
       // Taken out of the buffer while written, so a concurrent spill does not take them too.
       const batch = this.buffer.splice(0, this.config.usageBatchSize);
+      this.inFlight += batch.length;
       try {
         await this.write(batch);
+        this.inFlight -= batch.length;
         this.failing = false;
       } catch (err) {
+        this.inFlight -= batch.length;
         this.buffer.unshift(...batch);
         this.failed(err);
         await this.spill();
@@ -191,9 +196,12 @@ export class UsageWriter implements OnModuleInit, BeforeApplicationShutdown {
       try {
         while (this.buffer.length > 0) {
           const batch = this.buffer.splice(0, this.config.usageBatchSize);
+          this.inFlight += batch.length;
           try {
             await this.spool.append(batch, { force: this.closing });
+            this.inFlight -= batch.length;
           } catch (err) {
+            this.inFlight -= batch.length;
             this.buffer.unshift(...batch);
             throw err;
           }
