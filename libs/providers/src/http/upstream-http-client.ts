@@ -78,6 +78,10 @@ export class UpstreamHttpClient {
  * closed early by the adapter (it had what it needed, or found it malformed: the upstream
  * did answer), a success; broken off (a reset, the idle deadline, `readBody`'s deadline), a
  * failure. A body the client's cancellation ends reports nothing.
+ *
+ * Closed early by the adapter means destroyed without an error of its own (a stream's reader
+ * stopping at `[DONE]` or its final event): the body then emits undici's
+ * `RequestAbortedError` or Node's `AbortError`, which are no fault of the upstream's.
  */
 function reportOutcome(res: Dispatcher.ResponseData, onOutcome: UpstreamOutcomeListener, signal: AbortSignal): void {
   if (res.statusCode >= 500) return onOutcome(false);
@@ -87,9 +91,14 @@ function reportOutcome(res: Dispatcher.ResponseData, onOutcome: UpstreamOutcomeL
     settled = true;
     if (ok || !signal.aborted) onOutcome(ok);
   };
-  res.body.once('error', () => settle(false));
+  res.body.once('error', (err) => settle(closedByReader(err) && !signal.aborted));
   res.body.once('end', () => settle(true));
   res.body.once('close', () => settle(!signal.aborted));
+}
+
+/** The error a body gets when its reader destroys it (undici's own, or Node's when a `for await` stops early). */
+function closedByReader(err: unknown): boolean {
+  return err instanceof errors.RequestAbortedError || (err as { name?: string })?.name === 'AbortError';
 }
 
 /** Maps undici and socket errors to the failure kinds the fallback rules understand. */
