@@ -1,21 +1,23 @@
 /**
  * TokenHub overhead benchmark: the same chat completions load sent straight to a fake
- * OpenAI upstream, then through TokenHub (virtual key auth and usage logging on), at
- * several concurrencies, JSON and streaming. See bench/README.md.
+ * OpenAI upstream, then through TokenHub (virtual key auth, governance and usage logging
+ * on), then through the Portkey gateway (`@portkey-ai/gateway`, pointed at the same fake),
+ * at several concurrencies, JSON and streaming. See bench/README.md.
  *
  *   npm run bench                      (builds the gateway, then runs this)
  *   BENCH_DURATION=10 npm run bench    (seconds measured per step, default 5)
  *   BENCH_DATABASE_URL=postgres://… npm run bench   (Postgres server instead of embedded PGlite)
+ *   BENCH_PEER=0 npm run bench         (without the Portkey gateway)
  *   npm run bench -- ttfb              (streaming time to first byte by provider: bench/ttfb.ts)
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import autocannon from 'autocannon';
 import {
-  children, createVirtualKey, DATABASE_URL, exited, fail, fmt, log, OutputLog, percentile, positiveNumber, readProcCpuSeconds, readTreeCpuSeconds, readVm, redact, RESULTS_DIR,
-  sleep, startFakeProcess, startGateway, stopChild, withTimeout,
+  children, createVirtualKey, DATABASE_URL, exited, fail, fmt, freePort, log, OutputLog, percentile, positiveNumber, readProcCpuSeconds, readTreeCpuSeconds, readVm, redact,
+  RESULTS_DIR, sleep, startChild, startFakeProcess, startGateway, stopChild, withTimeout,
 } from './common';
 
 const CHAT_PATH = '/v1/chat/completions';
@@ -32,7 +34,10 @@ const MODES = ['json', 'stream'] as const;
 /** CPU used by processes other than ours (in % of one core) above which a row is flagged as disturbed. */
 const DISTURBED_PCT = 40;
 type Mode = (typeof MODES)[number];
-type Target = 'direct' | 'tokenhub';
+type Target = 'direct' | 'tokenhub' | 'portkey';
+/** The peer gateway runs unless BENCH_PEER=0. */
+const WITH_PEER = process.env.BENCH_PEER !== '0';
+const TARGETS: Target[] = WITH_PEER ? ['direct', 'tokenhub', 'portkey'] : ['direct', 'tokenhub'];
 
 /** CPU seconds of our children and of the machine, sampled around each measured step. */
 interface CpuSample {
@@ -81,7 +86,7 @@ interface TargetSpec {
   body: (mode: Mode) => string;
 }
 
-function targets(fakeUrl: string, gatewayUrl: string, virtualKey: string): Record<Target, TargetSpec> {
+function targets(fakeUrl: string, gatewayUrl: string, virtualKey: string, portkeyUrl: string | null): Record<Target, TargetSpec> {
   const fakeOrigin = new URL(fakeUrl).origin;
   return {
     direct: {
@@ -94,7 +99,36 @@ function targets(fakeUrl: string, gatewayUrl: string, virtualKey: string): Recor
       headers: { authorization: `Bearer ${virtualKey}`, 'content-type': 'application/json' },
       body: (mode) => JSON.stringify({ model: 'openai/gpt-4o', messages: MESSAGES, ...(mode === 'stream' ? { stream: true } : {}) }),
     },
+    // Portkey's documented way to reach an OpenAI-compatible server at another address.
+    portkey: {
+      url: `${portkeyUrl}${CHAT_PATH}`,
+      headers: { authorization: 'Bearer sk-bench', 'content-type': 'application/json', 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${fakeOrigin}/v1` },
+      body: (mode) => JSON.stringify({ model: 'gpt-4o', messages: MESSAGES, ...(mode === 'stream' ? { stream: true } : {}) }),
+    },
   };
+}
+
+/** The Portkey gateway from npm (its own Node server, headless), on a free port. */
+async function startPortkey(): Promise<{ proc: ReturnType<typeof startChild>; url: string; output: OutputLog }> {
+  const main = join(dirname(createRequire(__filename).resolve('@portkey-ai/gateway/package.json')), 'build', 'start-server.js');
+  const port = await freePort();
+  const proc = startChild('portkey', [main, `--port=${port}`, '--headless'], { PATH: process.env.PATH, NODE_ENV: 'production' });
+  const output = new OutputLog();
+  output.attach(proc.stdout);
+  output.attach(proc.stderr);
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exited(proc)) fail(`the Portkey gateway exited before it was ready:\n${output.text}`);
+    try {
+      await (await fetch(url, { signal: AbortSignal.timeout(2_000) })).arrayBuffer();
+      return { proc, url, output };
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) fail(`the Portkey gateway was not ready within 30 s:\n${output.text}`);
+    await sleep(200);
+  }
 }
 
 /** A whole, successful answer: a completion, or a stream that ends with [DONE] and no error event. */
@@ -105,8 +139,9 @@ function bodyIsComplete(mode: Mode, body: string): boolean {
 
 /** One request of each kind before the load starts, so a misconfiguration fails with a clear message. */
 async function preflight(specs: Record<Target, TargetSpec>): Promise<void> {
-  for (const target of ['direct', 'tokenhub'] as const) {
+  for (const target of TARGETS) {
     for (const mode of MODES) {
+      if (!peerRuns(target, mode)) continue;
       const spec = specs[target];
       const res = await fetch(spec.url, { method: 'POST', headers: spec.headers, body: spec.body(mode), signal: AbortSignal.timeout(10_000) });
       const body = await res.text();
@@ -336,6 +371,22 @@ function render(r: Report): string {
       `\\* Other processes${DATABASE_URL ? ' (the Postgres server included)' : ''} used more than ${DISTURBED_PCT} % of a core during the direct or the TokenHub step of this row: its figures are disturbed.`,
     );
   }
+  if (WITH_PEER) {
+    lines.push('');
+    lines.push('Side by side with the Portkey gateway (`@portkey-ai/gateway`, same fake upstream, same load generator, same run; JSON only: Portkey 1.15 on Node fails every streamed request):');
+    lines.push('');
+    lines.push('| mode | concurrency | TokenHub req/s | Portkey req/s | TokenHub ÷ Portkey | TokenHub added p50 ms | Portkey added p50 ms | TokenHub CPU ms / req | Portkey CPU ms / req | Portkey non-2xx / errors |');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const [d, t] of pairs) {
+      const k = r.steps.find((s) => s.mode === d.mode && s.concurrency === d.concurrency && s.target === 'portkey');
+      if (!k) continue;
+      const failures = k.non2xx + k.errors + k.incompleteBodies;
+      lines.push(
+        `| ${d.mode} | ${d.concurrency} | ${fmt(t.rps, 0)} | ${fmt(k.rps, 0)} | ${fmt(t.rps / k.rps)} | ${fmt(t.p50 - d.p50)} | ${fmt(k.p50 - d.p50)} | ` +
+          `${fmt(t.gatewayCpuMsPerReq, 3)} | ${fmt(k.gatewayCpuMsPerReq, 3)} | ${failures === 0 ? '0' : `**${failures}**`} |`,
+      );
+    }
+  }
   lines.push('');
   lines.push('CPU during the TokenHub steps, in % of one core (the machine has ' + cpu.length + ' cores, so ' + cpu.length * 100 + ' % is all of it):');
   lines.push('');
@@ -417,7 +468,9 @@ async function main(): Promise<number> {
   gatewayOutput = gateway.output;
   log(`gateway at ${gateway.url} (pid ${gateway.proc.pid})`);
   const key = await createVirtualKey(gateway.url);
-  const specs = targets(fake.url, gateway.url, key.key);
+  const portkey = WITH_PEER ? await startPortkey() : null;
+  if (portkey) log(`Portkey gateway at ${portkey.url} (pid ${portkey.proc.pid})`);
+  const specs = targets(fake.url, gateway.url, key.key, portkey?.url ?? null);
   await preflight(specs);
 
   const steps: StepResult[] = [];
@@ -425,10 +478,13 @@ async function main(): Promise<number> {
   const pids = { gateway: gateway.proc.pid, fake: fake.proc.pid };
   for (const mode of MODES) {
     for (const concurrency of CONCURRENCY) {
-      for (const target of ['direct', 'tokenhub'] as const) {
+      for (const target of TARGETS) {
+        if (!peerRuns(target, mode)) continue;
+        if (portkey && exited(portkey.proc)) fail(`the Portkey gateway died during the run:\n${portkey.output.text}`);
         if (exited(gateway.proc)) fail(`the gateway died during the run (code ${gateway.proc.exitCode}, signal ${gateway.proc.signalCode}):\n${gateway.output.text}`);
         if (exited(fake.proc)) fail(`the fake upstream died during the run:\n${fake.output.text}`);
-        const step = await measure(specs, target, mode, concurrency, pids);
+        // The gateway being measured: TokenHub's process tree, or Portkey's process.
+        const step = await measure(specs, target, mode, concurrency, target === 'portkey' ? { gateway: portkey!.proc.pid, fake: pids.fake } : pids);
         steps.push(step);
       }
     }
@@ -483,7 +539,7 @@ async function main(): Promise<number> {
 /** Runs the overhead benchmark, whatever happens stopping the children; exits the process. */
 function start(): void {
   // Never hang: a generous deadline for the whole run, whatever happens.
-  const steps = MODES.length * CONCURRENCY.length * 2;
+  const steps = MODES.length * CONCURRENCY.length * TARGETS.length;  // an upper bound
   const deadlineMs = (steps * (WARMUP_S + DURATION_S + 10) + 240) * 1000;
   const watchdog = setTimeout(() => {
     log(`the run exceeded its ${Math.round(deadlineMs / 1000)} s deadline: killing the children and giving up`);
