@@ -178,7 +178,7 @@ describe('OpenTelemetry traces (OTLP/HTTP)', () => {
     for (const leak of [key, 'sk-upstream-secret-0123', secret, 'echo:']) expect(exported).not.toContain(leak);
   });
 
-  it('starts a new trace without a traceparent, and traces streams and refusals', async () => {
+  it('starts a new trace without a traceparent, and traces streams, refusals and unreadable bodies', async () => {
     const before = receiver.spans.length;
     const streamed = await post(chatBody({ stream: true }));
     expect(streamed.status).toBe(200);
@@ -186,7 +186,15 @@ describe('OpenTelemetry traces (OTLP/HTTP)', () => {
     const refused = await post({ model: 'openai/gpt-4o' });
     expect(refused.status).toBe(400);
     await refused.text();
-    const ids = [streamed.headers.get('x-request-id'), refused.headers.get('x-request-id')];
+    // A body that is not JSON is answered before the chat path proper: traced all the same.
+    const unreadable = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: '{"model": ',
+    });
+    expect(unreadable.status).toBe(400);
+    await unreadable.text();
+    const ids = [streamed.headers.get('x-request-id'), refused.headers.get('x-request-id'), unreadable.headers.get('x-request-id')];
 
     const spans = await receiver.waitFor((all) => ids.every((id) => all.some((s) => attrs(s.attributes)['tokenhub.request_id'] === id)));
     const byId = (id: string | null) => spans.slice(before).find((s) => attrs(s.attributes)['tokenhub.request_id'] === id)!;
@@ -196,6 +204,7 @@ describe('OpenTelemetry traces (OTLP/HTTP)', () => {
     expect(spans.filter((s) => s.parentSpanId === stream.spanId)).toHaveLength(1);
     const bad = byId(ids[1]);
     expect(attrs(bad.attributes)).toMatchObject({ 'http.response.status_code': 400, 'error.type': expect.any(String), 'tokenhub.attempts': 0 });
+    expect(attrs(byId(ids[2]).attributes)).toMatchObject({ 'http.response.status_code': 400, 'error.type': expect.any(String), 'tokenhub.attempts': 0 });
   });
 });
 

@@ -92,6 +92,7 @@ export class ChatService implements OnModuleDestroy {
   /** Answers a request whose body could not be read (bad JSON, too large), and records it. */
   async reject(req: Request, res: Response, err: unknown): Promise<void> {
     const exchange = new ChatExchange(res.locals.requestId as string, res);
+    exchange.trace = this.tracing.startRequest(req);
     const tracked = new AbortController();
     this.inFlight.add(tracked);
     try {
@@ -103,6 +104,7 @@ export class ChatService implements OnModuleDestroy {
       const record = exchange.toRecord();
       this.usage.record(record);
       this.metrics.observe(record);
+      exchange.trace?.end(record);
       this.untrack(tracked);
     }
   }
