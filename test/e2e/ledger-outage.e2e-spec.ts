@@ -68,9 +68,9 @@ if (embedded) {
   let key: string;
   const started: GatewayProcess[] = [];
 
-  async function spawnGateway(): Promise<GatewayProcess> {
+  async function spawnGateway(overrides: Record<string, string> = {}): Promise<GatewayProcess> {
     const port = await closedPort();
-    const fullEnv: NodeJS.ProcessEnv = { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' };
+    const fullEnv: NodeJS.ProcessEnv = { ...process.env, ...env, ...overrides, PORT: String(port), HOST: '127.0.0.1' };
     delete fullEnv.REDIS_URL;
     const proc = spawn(process.execPath, [MAIN], { cwd: ROOT, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     const output = { stdout: '', stderr: '' };
@@ -364,5 +364,46 @@ if (embedded) {
     await pg.startServer();
     gateway = await spawnGateway();
     await expectRecorded(outcomes.map((o) => o.requestId));
+  });
+
+  it('a full spool refuses new chat requests with 503 ledger_full, and lets them in again once the database has taken the backlog', async () => {
+    const smallDir = mkdtempSync(join(tmpdir(), 'tokenhub-ledger-full-'));
+    const small = await spawnGateway({ DATA_DIR: smallDir, USAGE_SPOOL_MAX_MB: '1' });
+    try {
+      expect((await chat(key, 5000, small)).status).toBe(200);
+      await pg.stop();
+      const served: string[] = [];
+      let refused: { status: number; requestId: string; body: unknown } | undefined;
+      try {
+        let i = 0;
+        await Promise.all(
+          Array.from({ length: CONCURRENCY }, async () => {
+            while (!refused && i < 5_000) {
+              const r = await chat(key, 5001 + i++, small);
+              if (r.status === 200) served.push(r.requestId);
+              else refused ??= r;
+            }
+          }),
+        );
+        expect(refused).toBeDefined();
+        expect(expectOpenAIError(refused!.body)).toMatchObject({ type: 'server_error', code: 'ledger_full' });
+        const full = await ready(small);
+        expect(full.status).toBe(503);
+        expect(expectOpenAIError(full.body).code).toBe('ledger_full');
+        console.log(`ledger-outage: a 1 MB spool took ${served.length} requests before refusing`);
+      } finally {
+        await pg.startServer();
+      }
+      await waitFor('the spool to drain', async () => {
+        const r = await ready(small);
+        return r.status === 200 && r.body.status === 'ok' ? r : undefined;
+      });
+      expect((await chat(key, 9999, small)).status).toBe(200);
+      await expectRecorded(served);
+    } finally {
+      small.proc.kill('SIGTERM');
+      await small.exit;
+      rmSync(smallDir, { recursive: true, force: true });
+    }
   });
 });
