@@ -53,12 +53,13 @@ export const oddValue: fc.Arbitrary<unknown> = fc.oneof(
   },
   { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 40 }) },
   { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 40 }) },
-  { weight: 1, arbitrary: fc.double() .map((d) => (Number.isFinite(d) ? d : new Raw(String(d) === 'NaN' ? '"NaN"' : d > 0 ? '1e999' : '-1e999'))) },
+  { weight: 1, arbitrary: fc.double().map((d) => (Number.isFinite(d) ? d : new Raw(String(d) === 'NaN' ? '"NaN"' : d > 0 ? '1e999' : '-1e999'))) },
   { weight: 1, arbitrary: fc.integer({ min: 1, max: 12 }).map((n) => new Raw(`9${'9'.repeat(n * 25)}`)) },
-  { weight: 1, arbitrary: fc.constantFrom(10, 1000, 10_000, 50_000).chain((d) => fc.constantFrom(deepArray(d), deepObject(d))) },
-  { weight: 1, arbitrary: fc.constantFrom(1000, 20_000).map((n) => new Raw(`[${Array.from({ length: n }, (_, i) => i % 7).join(',')}]`)) },
-  { weight: 1, arbitrary: fc.constantFrom(500, 5000).map((n) => new Entries(Array.from({ length: n }, (_, i) => [`k${i}`, i]))) },
-  { weight: 1, arbitrary: fc.constantFrom(10_000, 100_000).map((n) => 'é'.repeat(n)) },
+  // Built once: deep, wide and long values.
+  { weight: 1, arbitrary: fc.constantFrom(...[10, 1000, 10_000, 50_000].flatMap((d) => [deepArray(d), deepObject(d)])) },
+  { weight: 1, arbitrary: fc.constantFrom(...[1000, 20_000].map((n) => new Raw(`[${Array.from({ length: n }, (_, i) => i % 7).join(',')}]`))) },
+  { weight: 1, arbitrary: fc.constantFrom(...[500, 5000].map((n) => new Entries(Array.from({ length: n }, (_, i) => [`k${i}`, i])))) },
+  { weight: 1, arbitrary: fc.constantFrom(...[10_000, 100_000].map((n) => 'é'.repeat(n))) },
 );
 
 /** An object made of the members of a template, some replaced by odd values, some dropped, some added. */

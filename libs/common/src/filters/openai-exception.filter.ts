@@ -13,6 +13,14 @@ export interface ErrorResponse {
 const codeForStatus = (status: number): string | null =>
   ({ 404: 'not_found', 405: 'method_not_allowed', 413: 'request_too_large', 415: 'unsupported_media_type' })[status] ?? null;
 
+/** What the body parser's failures (by their `type`) say to the client. */
+const BODY_PARSER_MESSAGES: Record<string, string> = {
+  'entity.parse.failed': 'The request body is not valid JSON.',
+  'entity.too.large': 'The request body is larger than this server accepts.',
+  'encoding.unsupported': "The request body's Content-Encoding is not supported: send it as is (identity), or gzip, deflate or br.",
+  'charset.unsupported': 'The request body must be UTF-8 encoded JSON.',
+};
+
 /** Turns anything thrown into the OpenAI error shape; unknown errors become a 500 with the request id. */
 export function toErrorResponse(exception: unknown, requestId: string | undefined, logger?: Logger): ErrorResponse {
   if (exception instanceof GatewayError) {
@@ -29,14 +37,11 @@ export function toErrorResponse(exception: unknown, requestId: string | undefine
   const status = (exception as { status?: number; statusCode?: number })?.status ?? (exception as { statusCode?: number })?.statusCode;
   const type = (exception as { type?: string })?.type;
   if (typeof status === 'number' && status >= 400 && status < 500) {
+    const limit = (exception as { limit?: number }).limit;
     const message =
-      type === 'entity.parse.failed'
-        ? 'The request body is not valid JSON.'
-        : type === 'entity.too.large'
-          ? 'The request body is larger than this server accepts.'
-          : type === 'encoding.unsupported' || type === 'charset.unsupported'
-            ? 'The request body must be UTF-8 encoded JSON.'
-            : String((exception as Error).message ?? 'Bad request');
+      type === 'entity.too.large' && typeof limit === 'number'
+        ? `The request body is larger than this server accepts (${limit} bytes).`
+        : (BODY_PARSER_MESSAGES[type ?? ''] ?? String((exception as Error).message ?? 'Bad request'));
     return { status, body: { error: { message, type: 'invalid_request_error', param: null, code: codeForStatus(status) } }, headers: {} };
   }
   logger?.error({ err: exception, requestId }, 'unhandled error');
