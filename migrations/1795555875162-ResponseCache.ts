@@ -25,6 +25,10 @@ export class ResponseCache1795555875162 implements MigrationInterface {
         await queryRunner.query(`ALTER TABLE "usage_records" ADD "cache_result" character varying(20)`);
         await queryRunner.query(`ALTER TABLE "usage_records" ADD "cache_similarity" real`);
         await queryRunner.query(`ALTER TABLE "usage_records" ADD "cache_saved_usd" numeric(18,10)`);
+        for (const table of ['customers', 'teams', 'virtual_keys']) {
+            await queryRunner.query(`ALTER TABLE "${table}" ADD "cache_namespace" character varying(1024)`);
+            await queryRunner.query(`ALTER TABLE "${table}" ADD "cache_ttl_seconds" integer`);
+        }
         await queryRunner.query(`ALTER TABLE "usage_rollups" ADD "cache_hits" bigint NOT NULL DEFAULT '0'`);
         await queryRunner.query(`ALTER TABLE "usage_rollups" ADD "cache_saved_usd" numeric(24,10) NOT NULL DEFAULT '0'`);
     }
@@ -32,6 +36,10 @@ export class ResponseCache1795555875162 implements MigrationInterface {
     public async down(queryRunner: QueryRunner): Promise<void> {
         await queryRunner.query(`ALTER TABLE "usage_rollups" DROP COLUMN "cache_saved_usd"`);
         await queryRunner.query(`ALTER TABLE "usage_rollups" DROP COLUMN "cache_hits"`);
+        for (const table of ['virtual_keys', 'teams', 'customers']) {
+            await queryRunner.query(`ALTER TABLE "${table}" DROP COLUMN "cache_ttl_seconds"`);
+            await queryRunner.query(`ALTER TABLE "${table}" DROP COLUMN "cache_namespace"`);
+        }
         await queryRunner.query(`ALTER TABLE "usage_records" DROP COLUMN "cache_saved_usd"`);
         await queryRunner.query(`ALTER TABLE "usage_records" DROP COLUMN "cache_similarity"`);
         await queryRunner.query(`ALTER TABLE "usage_records" DROP COLUMN "cache_result"`);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CacheWriter } from '../../apps/gateway/src/cache/cache-writer.service';
 import { bagOfWordsEmbedding, FakeOpenAI } from '../fakes/fake-openai';
-import { ok } from './admin-fixtures';
+import { adminJson, ok } from './admin-fixtures';
 import { expectOpenAIError, Gateway, postChat, readSse, startGateway } from './harness';
 
 /**
@@ -355,6 +355,29 @@ describe('response cache (prompt_cache_key)', () => {
     const refused = await postChat(gw, key.key, body(namespace));
     expect(refused.status).toBe(429);
     expectOpenAIError(await json(refused));
+  });
+
+  it('a key policy enables the cache for requests without prompt_cache_key, in its namespace and with its TTL', async () => {
+    const namespace = ns();
+    const key = await ok(gw, 'POST', '/admin/virtual-keys', { name: 'policy', team_id: teamA.id, cache_namespace: namespace, cache_ttl_seconds: 120 });
+    expect(key).toMatchObject({ cache_namespace: namespace, cache_ttl_seconds: 120 });
+    const plain = { model: 'openai/gpt-4o', messages: [{ role: 'user', content: QUESTION }] };
+    const first = await postChat(gw, key.key, plain);
+    expect(first.headers.get('x-tokenhub-cache')).toBe('miss');
+    await json(first);
+    expect(fake.requests[fake.requests.length - 1].body.prompt_cache_key).toBeUndefined();
+    await flushed();
+    const [entry] = await gw.query<{ ttl: number }>('SELECT extract(epoch FROM expires_at - created_at)::int AS ttl FROM response_cache_entries WHERE namespace = $1', [namespace]);
+    expect(entry.ttl).toBe(120);
+    const second = await postChat(gw, key.key, plain);
+    expect(second.headers.get('x-tokenhub-cache')).toBe('hit');
+    await json(second);
+    // Another key of the team (without the policy) shares the entry when it names the namespace.
+    const named = await postChat(gw, keyA.key, { ...plain, prompt_cache_key: namespace });
+    expect(named.headers.get('x-tokenhub-cache')).toBe('hit');
+    await json(named);
+    const bad = await adminJson(gw, 'POST', '/admin/virtual-keys', { name: 'bad', cache_ttl_seconds: 0 });
+    expect(bad.status).toBe(400);
   });
 
   it('without prompt_cache_key the cache is not involved', async () => {

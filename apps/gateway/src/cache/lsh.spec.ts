@@ -45,6 +45,7 @@ describe('LSH band keys', () => {
   it('encodes vectors as float32 and back; the dot product of unit vectors is the cosine', () => {
     const v = unitVector([3, 4])!;
     expect(Array.from(decodeVector(encodeVector(v)))).toEqual(Array.from(v));
+    expect(Array.from(decodeVector(new Uint8Array(encodeVector(v))))).toEqual(Array.from(v));
     expect(dot(v, unitVector([4, 3])!)).toBeCloseTo(24 / 25, 6);
     expect(dot(v, unitVector([1, 2, 3])!)).toBe(-1);
     expect(unitVector([0, 0])).toBeNull();

@@ -78,9 +78,11 @@ export function encodeVector(unit: Float32Array): Buffer {
   return out;
 }
 
-export function decodeVector(bytes: Buffer): Float32Array {
-  const out = new Float32Array(bytes.length >>> 2);
-  for (let i = 0; i < out.length; i++) out[i] = bytes.readFloatLE(i * 4);
+/** Reads what `encodeVector` wrote (a Buffer from node-postgres, a Uint8Array from PGlite). */
+export function decodeVector(bytes: Uint8Array): Float32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float32Array(bytes.byteLength >>> 2);
+  for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
   return out;
 }
 

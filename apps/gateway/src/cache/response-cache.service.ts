@@ -56,8 +56,12 @@ export class ResponseCacheService {
    * the exchange filled in as served); false when the request goes upstream.
    */
   async serve(ex: ChatExchange, req: Request, body: Record<string, unknown>, targets: ResolvedModel[], signal: AbortSignal): Promise<boolean> {
-    const namespace = typeof body.prompt_cache_key === 'string' && body.prompt_cache_key.length > 0 ? body.prompt_cache_key : null;
-    if (!namespace || !ex.principal) return false;
+    if (!ex.principal) return false;
+    // Key first, then team, then customer: the first level that sets it.
+    const policy = <K extends 'cacheNamespace' | 'cacheTtlSeconds'>(field: K) =>
+      ex.principal?.kind === 'admin' ? null : (ex.principal?.scopes.map((s) => s.limits?.[field]).find((v) => v !== null && v !== undefined) ?? null);
+    const namespace = typeof body.prompt_cache_key === 'string' && body.prompt_cache_key.length > 0 ? body.prompt_cache_key : policy('cacheNamespace');
+    if (!namespace) return false;
     const directives = cacheDirectives(req.headers);
     const owner = ex.principal.kind === 'admin' ? ex.principal.id : (ex.principal.teamId ?? ex.principal.id);
     const key = cacheKey({ namespace, owner, models: targets.map((t) => `${t.providerName}/${t.model}`), body });
@@ -79,7 +83,7 @@ export class ResponseCacheService {
     }
     ex.cacheLookupCostUsd = lookup.embedding?.costUsd ?? 0;
     if (!directives.noStore) {
-      const ttlSeconds = directives.ttlSeconds ?? this.config.cache.namespaceTtlSeconds[namespace] ?? this.config.cache.ttlSeconds;
+      const ttlSeconds = directives.ttlSeconds ?? policy('cacheTtlSeconds') ?? this.config.cache.namespaceTtlSeconds[namespace] ?? this.config.cache.ttlSeconds;
       const keyId = ex.principal.kind === 'virtual_key' ? ex.principal.keyId : null;
       ex.cacheWrite = new CacheEntryCollector(ex, this.config.cache.maxEntryBytes, (completion) => this.store(ex, completion, { namespace, owner, keyId, key, ttlSeconds, embedding: lookup.embedding }));
     }

@@ -23,4 +23,12 @@ export class LimitsColumns {
   /** `provider/model` names or patterns (`openai/*`, `*\/gpt-4o*`); null allows every model. */
   @Column({ name: 'allowed_models', type: 'text', array: true, nullable: true })
   allowedModels: string[] | null;
+
+  /** The response cache namespace of requests without `prompt_cache_key`; null: those are not cached. */
+  @Column({ name: 'cache_namespace', type: 'varchar', length: 1024, nullable: true })
+  cacheNamespace: string | null;
+
+  /** How long this level's answers stay in the response cache; null: the namespace's or the default TTL. */
+  @Column({ name: 'cache_ttl_seconds', type: 'integer', nullable: true })
+  cacheTtlSeconds: number | null;
 }

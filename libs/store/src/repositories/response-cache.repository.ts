@@ -14,7 +14,8 @@ export interface BandMatch {
 /** A row a semantic lookup computes the cosine of: its id and unit vector. */
 export interface SemanticCandidate {
   id: string;
-  embedding: Buffer;
+  /** A Buffer from node-postgres, a Uint8Array from PGlite. */
+  embedding: Uint8Array;
 }
 
 /** Which entries a purge removes: a namespace, a key's, a team's (owner), or an intersection of them. */

@@ -74,6 +74,19 @@ export class LimitsDto {
   })
   @IsOptional() @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(300, { each: true })
   allowed_models?: string[] | null;
+
+  @ApiPropertyOptional({
+    description: 'Response cache: the namespace of requests that send no `prompt_cache_key` (the key\'s first, then its team\'s, then its customer\'s); null: such requests are not cached.',
+    example: 'support-bot',
+    maxLength: 1024,
+    nullable: true,
+  })
+  @IsOptional() @IsString() @IsNotEmpty() @MaxLength(1024)
+  cache_namespace?: string | null;
+
+  @ApiPropertyOptional({ description: 'Response cache: seconds an answer stays cached (a request\'s `x-tokenhub-cache-ttl` wins); null: the namespace\'s or the default TTL.', example: 3600, type: 'integer', minimum: 1, maximum: 2592000, nullable: true })
+  @IsOptional() @IsInt() @Min(1) @Max(2_592_000)
+  cache_ttl_seconds?: number | null;
 }
 
 /** Limits plus budgets, as a customer, team or key takes them. */
@@ -97,6 +110,8 @@ export const LIMIT_FIELDS = {
   tokens_per_day: 'tokensPerDay',
   max_concurrency: 'maxConcurrency',
   allowed_models: 'allowedModels',
+  cache_namespace: 'cacheNamespace',
+  cache_ttl_seconds: 'cacheTtlSeconds',
 } as const satisfies Record<keyof LimitsDto, keyof LimitsColumns>;
 
 /** The limits a DTO sets: only the fields it has (null included), as entity columns. */
@@ -117,6 +132,8 @@ export class LimitsView {
   @ApiProperty({ type: 'integer', nullable: true, example: null }) tokens_per_day: number | null;
   @ApiProperty({ type: 'integer', nullable: true, example: 20 }) max_concurrency: number | null;
   @ApiProperty({ type: [String], nullable: true, example: ['openai/gpt-4o-mini'] }) allowed_models: string[] | null;
+  @ApiPropertyOptional({ type: String, example: 'support-bot', description: 'Present when set (see the create request).' }) cache_namespace?: string;
+  @ApiPropertyOptional({ type: 'integer', example: 3600, description: 'Present when set.' }) cache_ttl_seconds?: number;
 
   static fromColumns(l: LimitsColumns): LimitsView {
     return {
@@ -126,6 +143,9 @@ export class LimitsView {
       tokens_per_day: l.tokensPerDay,
       max_concurrency: l.maxConcurrency,
       allowed_models: l.allowedModels,
+      // The response cache settings only when set: most policies have none.
+      ...(l.cacheNamespace != null ? { cache_namespace: l.cacheNamespace } : {}),
+      ...(l.cacheTtlSeconds != null ? { cache_ttl_seconds: l.cacheTtlSeconds } : {}),
     };
   }
 }
