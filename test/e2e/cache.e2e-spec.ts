@@ -421,4 +421,22 @@ describe('response cache when embeddings fail', () => {
     expect(exact.headers.get('x-tokenhub-cache')).toBe('hit');
     await json(exact);
   });
+
+  it('a cache store that fails makes misses, never errors', async () => {
+    await gw.query('ALTER TABLE response_cache_entries RENAME TO response_cache_entries_away');
+    try {
+      const res = await postChat(gw, key, { model: 'openai/gpt-4o', prompt_cache_key: 'ns-broken', messages: [{ role: 'user', content: QUESTION }] });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-tokenhub-cache')).toBe('miss');
+      expect((await json(res)).choices[0].message.content).toBe(`echo: ${QUESTION}`);
+      await gw.app.get(CacheWriter).flush();
+      const streamed = await postChat(gw, key, { model: 'openai/gpt-4o', prompt_cache_key: 'ns-broken', stream: true, messages: [{ role: 'user', content: QUESTION }] });
+      expect(streamed.status).toBe(200);
+      const { events } = await readSse(streamed);
+      expect(events[events.length - 1].data).toBe('[DONE]');
+      await gw.app.get(CacheWriter).flush();
+    } finally {
+      await gw.query('ALTER TABLE response_cache_entries_away RENAME TO response_cache_entries');
+    }
+  });
 });

@@ -155,7 +155,8 @@ export class ResponseCacheService {
     if (Buffer.byteLength(JSON.stringify(completion)) > this.config.cache.maxEntryBytes) return;
     this.writer.enqueue({
       namespace: at.namespace,
-      owner: at.owner,
+      // The scope hash holds the whole owner; the column (for purges by team) its first 200 characters.
+      owner: at.owner.slice(0, 200),
       keyId: at.keyId,
       scopeHash: at.key.scopeHash,
       requestHash: at.key.requestHash,
