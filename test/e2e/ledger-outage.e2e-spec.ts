@@ -55,7 +55,6 @@ interface Ready {
 }
 
 if (embedded) {
-  // eslint-disable-next-line no-console
   console.log('ledger-outage: skipped on the embedded store (TOKENHUB_TEST_STORE=embedded): these tests stop and restart a Postgres server');
 }
 

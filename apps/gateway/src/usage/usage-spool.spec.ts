@@ -1,7 +1,7 @@
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { claimSpoolDirs, Spool, SpoolFullError, SpoolOptions } from './usage-spool';
+import { claimSpoolDirs, releaseSpoolDir, Spool, SpoolFullError, SpoolOptions } from './usage-spool';
 
 interface Item {
   id: number;
@@ -174,6 +174,7 @@ describe('Spool', () => {
 
     // 101 dies; the next two starts: one of them takes its directory, the live one's stays.
     live.delete(101);
+    releaseSpoolDir(a.own, false); // (here all "processes" are this one, which remembers what it claimed)
     live.add(103).add(104);
     const c = claimSpoolDirs(dir, 103, alive);
     const d = claimSpoolDirs(dir, 104, alive);
@@ -181,5 +182,13 @@ describe('Spool', () => {
     expect(d.orphans).toEqual([]);
     expect((await drain(Spool.open<Item>({ dir: c.orphans[0], maxBytes: 1e6, segmentBytes: 1e6 }))).map((i) => i.id)).toEqual([0, 1, 2]);
     expect(readdirSync(dir)).toContain(b.own.split('/').pop());
+
+    // Within one process, a gateway never takes a directory another gateway of it still holds.
+    const e = claimSpoolDirs(dir, process.pid);
+    const f = claimSpoolDirs(dir, process.pid);
+    expect(f.orphans).not.toContain(e.own);
+    expect(readdirSync(dir)).toContain(e.own.split('/').pop());
+    releaseSpoolDir(e.own, true);
+    expect(readdirSync(dir)).not.toContain(e.own.split('/').pop());
   });
 });

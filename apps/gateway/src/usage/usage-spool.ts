@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { open, type FileHandle, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -223,6 +223,8 @@ export class Spool<T> {
 }
 
 const OWNED = /^(\d+)-[0-9a-f]+$/;
+/** Directories claimed by gateways in this process (tests run several in one process), never taken from them. */
+const claimedHere = new Set<string>();
 
 /**
  * Spool directories under `base`, one per process (the gateway may run several workers on
@@ -238,20 +240,29 @@ export function claimSpoolDirs(base: string, pid = process.pid, alive: (pid: num
     const match = OWNED.exec(name);
     if (!match) continue;
     const owner = Number(match[1]);
-    // The same pid as this process, which has only just started: a previous life's (a container restarts as pid 1).
+    if (claimedHere.has(join(base, name))) continue;
+    // The same pid as this process but not claimed in it: a previous life's (a container restarts as pid 1).
     if (owner !== pid && alive(owner)) continue;
     const claimed = join(base, `${pid}-${randomBytes(6).toString('hex')}`);
     try {
       renameSync(join(base, name), claimed);
       orphans.push(claimed);
+      claimedHere.add(claimed);
     } catch {
       // Another process took it first.
     }
   }
   const own = join(base, `${pid}-${randomBytes(6).toString('hex')}`);
   mkdirSync(own, { recursive: true });
+  claimedHere.add(own);
   syncDirectory(base);
   return { own, orphans };
+}
+
+/** Gives a directory back when its gateway closes: removed when empty, else left for the next claim to take over. */
+export function releaseSpoolDir(dir: string, empty: boolean): void {
+  claimedHere.delete(dir);
+  if (empty) rmSync(dir, { recursive: true, force: true });
 }
 
 function processAlive(pid: number): boolean {

@@ -1,11 +1,10 @@
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BeforeApplicationShutdown, Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { GATEWAY_CONFIG, type GatewayConfig } from '@tokenhub/config';
 import { UsageRecordEntity, UsageRecordRepository } from '@tokenhub/store';
 import type { Logger } from 'pino';
 import { LOGGER } from '../logging.tokens';
-import { claimSpoolDirs, Spool, SpoolFullError, SpoolOptions } from './usage-spool';
+import { claimSpoolDirs, releaseSpoolDir, Spool, SpoolFullError, SpoolOptions } from './usage-spool';
 
 export type UsageRecord = UsageRecordEntity;
 
@@ -95,7 +94,7 @@ export class UsageWriter implements OnModuleInit, BeforeApplicationShutdown {
 
   private dropAdopted(index: number): void {
     const [spool] = this.adopted.splice(index, 1);
-    rmSync(spool.dir, { recursive: true, force: true });
+    releaseSpoolDir(spool.dir, true);
   }
 
   /**
@@ -114,6 +113,7 @@ export class UsageWriter implements OnModuleInit, BeforeApplicationShutdown {
     }
     if (this.buffer.length > 0) this.logger.error({ records: this.buffer.length }, 'usage records could not be written to the database nor the spool');
     await this.spool.close();
+    for (const spool of [this.spool, ...this.adopted]) releaseSpoolDir(spool.dir, spool.empty);
   }
 
   record(record: UsageRecord): void {
