@@ -86,7 +86,15 @@ export class AuthService implements OnModuleInit {
     const hash = hashSecret(token);
     if (sameHash(hash, this.adminKeyHash)) return { kind: 'admin', id: 'admin' };
     // A JWT (three dot-separated parts; keys have no dots) is a platform token.
-    if (this.platformTokens && looksLikeJwt(token)) return this.platformTokens.authenticate(token, hash);
+    if (this.platformTokens && looksLikeJwt(token)) {
+      try {
+        return await this.platformTokens.authenticate(token, hash);
+      } catch (err) {
+        // Its team could not be read (the database does not answer): refused cleanly, not a 500.
+        if (err instanceof GatewayError) throw err;
+        throw new StoreUnavailableError();
+      }
+    }
     const path = await this.findKey(hash);
     if (!path) throw new AuthenticationError('Invalid API key: no such key.', 'invalid_api_key');
     const { key, team, customer } = path;
