@@ -52,6 +52,7 @@ export const oddValue: fc.Arbitrary<unknown> = fc.oneof(
     ),
   },
   { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 40 }) },
+  { weight: 1, arbitrary: fc.tuple(fc.string({ maxLength: 8 }), fc.constantFrom('\u0000', '\ud800', '\udc00', '\u0007', '\r\n', '\u2028')).map(([a, odd]) => `${a}${odd}${a}`) },
   { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 40 }) },
   { weight: 1, arbitrary: fc.double().map((d) => (Number.isFinite(d) ? d : new Raw(String(d) === 'NaN' ? '"NaN"' : d > 0 ? '1e999' : '-1e999'))) },
   { weight: 1, arbitrary: fc.integer({ min: 1, max: 12 }).map((n) => new Raw(`9${'9'.repeat(n * 25)}`)) },
@@ -279,7 +280,7 @@ export interface AdminIds {
 
 const queryValue = fc.oneof(
   fc.string({ maxLength: 20 }),
-  fc.constantFrom('', '%', '%E0%A4%A', '%FF', '%00', '%C0%AF', 'true', 'false', '1e309', '-1', '0', '1.5', 'NaN', '2026-02-30', '2026-13-01T00:00:00Z', '+275760-09-13', '99999-01-01', 'x'.repeat(3000), '00000000-0000-0000-0000-000000000000', 'a[b]=c', '__proto__'),
+  fc.constantFrom('', '%', '%E0%A4%A', '%FF', 'a%00b', '%ED%A0%80', '%0D%0A', '%00', '%C0%AF', 'true', 'false', '1e309', '-1', '0', '1.5', 'NaN', '2026-02-30', '2026-13-01T00:00:00Z', '+275760-09-13', '99999-01-01', 'x'.repeat(3000), '00000000-0000-0000-0000-000000000000', 'a[b]=c', '__proto__'),
   uuid,
   isoDate,
 );

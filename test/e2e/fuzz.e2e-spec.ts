@@ -224,6 +224,25 @@ describe(`HTTP fuzzing (FUZZ_SEED=${seed}, FUZZ_RUNS=${total})`, () => {
       expect(errorOf(chatAnswer)).toEqual({ status: 400, code: 'invalid_value' });
     });
 
+    it('refuses NUL in what the admin API stores or searches for with a 400 naming the field', async () => {
+      const admin = { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' };
+      for (const path of ['/admin/usage?user=%00', '/admin/audit-log?actor=a%00', '/admin/provider-credentials?provider=%00', '/admin/usage/export?model=%00']) {
+        const answer = await send(gw.url, 'GET', path, admin);
+        expect({ path, ...errorOf(answer) }).toEqual({ path, status: 400, code: 'invalid_value' });
+      }
+      const team = await send(gw.url, 'POST', '/admin/teams', admin, json({ name: 'a\u0000b' }));
+      expect(errorOf(team).status).toBe(400);
+      expect(JSON.parse(team.body).error.param).toBe('name');
+      const key = await send(gw.url, 'POST', '/admin/virtual-keys', admin, json({ name: 'k', allowed_models: ['openai/*', 'x\u0000'] }));
+      expect(JSON.parse(key.body).error.param).toBe('allowed_models[1]');
+    });
+
+    it('answers malformed JSON on the admin API as on the chat endpoint', async () => {
+      const answer = await send(gw.url, 'POST', '/admin/teams', { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, Buffer.from('{"name":'));
+      expect(errorOf(answer).status).toBe(400);
+      expect(JSON.parse(answer.body).error.message).toBe('The request body is not valid JSON.');
+    });
+
     it('ignores an Expect header it does not know instead of a bare 417', async () => {
       const answer = await chat(headers({ expect: 'x-unknown' }), json({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }] }), true);
       expect(answer.status).toBe(200);

@@ -5,7 +5,7 @@ import { INestApplication, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { checkJsonDepth, firstValidationProblem, InvalidRequestError, OpenAIExceptionFilter, PinoNestLogger, safePlainToInstance, toErrorResponse, verifyUtf8 } from '@tokenhub/common';
+import { checkJsonDepth, checkNoNul, firstValidationProblem, InvalidRequestError, OpenAIExceptionFilter, PinoNestLogger, safePlainToInstance, sendError, toErrorResponse, verifyUtf8 } from '@tokenhub/common';
 import { instanceToPlain } from 'class-transformer';
 import type { GatewayConfig } from '@tokenhub/config';
 import express, { NextFunction, Request, Response } from 'express';
@@ -40,12 +40,17 @@ export async function createGatewayApp(config: GatewayConfig, logger: Logger): P
     checkJsonDepth(req.body);
     next();
   });
+  // What the admin API stores or searches for goes to Postgres, whose text cannot hold NUL.
+  app.use('/admin', (req: Request, _res: Response, next: NextFunction) => {
+    checkNoNul(req.query, req.body);
+    next();
+  });
   // Body parser failures (bad JSON, not UTF-8, too deep, too large, bad charset) are answered OpenAI-shaped,
   // and on the chat endpoint they are recorded like any other request.
   const chat = app.get(ChatService);
-  app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (req.path === CHAT_PATH) void chat.reject(req, res, err);
-    else next(err);
+    else sendError(res, toErrorResponse(err, res.locals.requestId as string, logger));
   });
 
   app.useGlobalFilters(new OpenAIExceptionFilter(logger));

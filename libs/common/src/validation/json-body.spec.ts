@@ -1,4 +1,4 @@
-import { checkJsonDepth, jsonDepth, MAX_JSON_DEPTH, storable, verifyUtf8, withoutPrototypeKeys } from './json-body';
+import { checkJsonDepth, checkNoNul, findNul, jsonDepth, MAX_JSON_DEPTH, storable, verifyUtf8, withoutPrototypeKeys } from './json-body';
 
 describe('jsonDepth', () => {
   it('counts objects and arrays, not scalars', () => {
@@ -58,5 +58,16 @@ describe('storable', () => {
   it('returns the same value when every string is storable', () => {
     const input = { a: ['x', { b: 'é😀' }], d: new Date(0) };
     expect(storable(input)).toBe(input);
+  });
+});
+
+describe('checkNoNul', () => {
+  it('names the first string or member name holding NUL', () => {
+    expect(findNul({ name: 'ok', allowed_models: ['a', 'b\u0000'] })).toBe('allowed_models[1]');
+    expect(findNul({ budgets: [{ period: 'daily\u0000' }] })).toBe('budgets[0].period');
+    expect(findNul({ 'k\u0000': 1 })).toBe('k\\u0000');
+    expect(findNul({ name: 'fine', n: 1, none: null })).toBeNull();
+    expect(() => checkNoNul({ user: 'x' }, { name: 'a\u0000b' })).toThrow(expect.objectContaining({ status: 400, param: 'name' }));
+    expect(() => checkNoNul(undefined, {})).not.toThrow();
   });
 });

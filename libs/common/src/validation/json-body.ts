@@ -110,3 +110,27 @@ export function storable<T>(value: T): T {
   }
   return (copy ?? value) as T;
 }
+
+/**
+ * Where (`name`, `allowed_models[0]`) the first string or member name holding NUL is, in a
+ * parsed body or query; null when none. Postgres text cannot hold NUL: a query would fail.
+ */
+export function findNul(value: unknown, path = ''): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path || 'body' : null;
+  if (value === null || typeof value !== 'object') return null;
+  const entries: Array<[string, unknown]> = Array.isArray(value) ? value.map((v, i) => [`${path}[${i}]`, v]) : Object.keys(value).map((k) => [path ? `${path}.${k}` : k, (value as Record<string, unknown>)[k]]);
+  for (const [here, item] of entries) {
+    if (here.includes('\u0000')) return here.replace(/\u0000/g, '\\u0000');
+    const found = findNul(item, here);
+    if (found) return found;
+  }
+  return null;
+}
+
+/** Refuses NUL anywhere in what the admin API stores or searches for. */
+export function checkNoNul(...parts: unknown[]): void {
+  for (const part of parts) {
+    const param = findNul(part);
+    if (param) throw new InvalidRequestError(`${param} must not contain NUL characters.`, param, 'invalid_value');
+  }
+}

@@ -11,7 +11,7 @@ export class CreateProviderCredentialDto {
   name: string;
 
   @ApiProperty({ description: 'The provider API key. Stored encrypted; never shown again (only its last 4 characters).', example: 'sk-proj-…', writeOnly: true })
-  @IsString() @Matches(/^\S+$/, { message: 'api_key must be a non-empty key without spaces' }) @MaxLength(4096)
+  @IsString() @Matches(/^[\x21-\x7e]+$/, { message: 'api_key must be a non-empty key of printable ASCII characters without spaces' }) @MaxLength(4096)
   api_key: string;
 
   @ApiPropertyOptional({ description: 'Relative share of the provider\'s requests.', default: 1, minimum: 1, maximum: 1000 })
