@@ -37,6 +37,9 @@ describe('response cache (prompt_cache_key)', () => {
       OPENAI_BASE_URL: base,
       CACHE_EMBEDDINGS_MODEL: 'openai/text-embedding-3-small',
       CACHE_SIMILARITY_THRESHOLD: String(THRESHOLD),
+      // Generous: a slow machine must not turn the lookups these tests expect into deadline misses.
+      CACHE_EMBEDDING_TIMEOUT_MS: '30000',
+      CACHE_LOOKUP_TIMEOUT_MS: '60000',
     });
     teamA = await ok(gw, 'POST', '/admin/teams', { name: 'alpha' });
     const teamB = await ok(gw, 'POST', '/admin/teams', { name: 'beta' });

@@ -143,6 +143,8 @@ export interface ResponseCacheConfig {
   similarityThreshold: number;
   /** Deadline of the embeddings call; past it the lookup is a miss. */
   embeddingTimeoutMs: number;
+  /** Deadline of a whole lookup (database queries and embedding); past it the request is a miss. */
+  lookupTimeoutMs: number;
   /** Cache writes waiting for the database at most; beyond it new ones are dropped. */
   maxPendingWrites: number;
   /** Answers larger than this (bytes of normalised JSON) are not stored. */

@@ -165,6 +165,9 @@ class EnvironmentSchema {
   CACHE_EMBEDDING_TIMEOUT_MS?: number;
 
   @IsOptional() @Type(() => Number) @IsInt() @Min(1)
+  CACHE_LOOKUP_TIMEOUT_MS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1)
   CACHE_MAX_PENDING_WRITES?: number;
 
   @IsOptional() @Type(() => Number) @IsInt() @Min(1)
@@ -403,6 +406,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       embeddingsModel: parsed.CACHE_EMBEDDINGS_MODEL,
       similarityThreshold: parsed.CACHE_SIMILARITY_THRESHOLD ?? 0.92,
       embeddingTimeoutMs: parsed.CACHE_EMBEDDING_TIMEOUT_MS ?? 2_000,
+      lookupTimeoutMs: parsed.CACHE_LOOKUP_TIMEOUT_MS ?? 3_000,
       maxPendingWrites: parsed.CACHE_MAX_PENDING_WRITES ?? 10_000,
       maxEntryBytes: parsed.CACHE_MAX_ENTRY_BYTES ?? 256 * 1024,
     },

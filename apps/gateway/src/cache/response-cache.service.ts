@@ -69,7 +69,7 @@ export class ResponseCacheService {
     let lookup: Lookup = { entry: null, result: directives.noCache ? 'bypass' : 'miss', similarity: null, embedding: null };
     if (!directives.noCache) {
       try {
-        lookup = await this.lookup(key, signal);
+        lookup = await withDeadline(this.lookup(key, signal), this.config.cache.lookupTimeoutMs);
       } catch (err) {
         if (signal.aborted) throw err;
         this.logger.warn({ err, requestId: ex.requestId }, 'response cache lookup failed: served as a miss');
@@ -169,6 +169,16 @@ export class ResponseCacheService {
       expiresAt: new Date(Date.now() + at.ttlSeconds * 1000),
     });
   }
+}
+
+/** The promise's value, or a rejection once `ms` have passed (the work itself goes on, unawaited). */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`response cache lookup took over ${ms} ms`)), ms);
+  });
+  promise.catch(() => undefined);
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** What the chat path hands a served answer to (see `ChatExchange.cacheWrite`). */
