@@ -61,6 +61,8 @@ interface Sample {
   inFlight: number | null;
   ledgerBacklog: number | null;
   spoolBytes: number | null;
+  /** V8 heap in use, summed over the workers (`nodejs_heap_size_used_bytes`), in MB: tells a heap that grows from RSS that does not shrink. */
+  heapUsedMb: number | null;
 }
 
 const newWindow = (): Window => ({ ok: { json: 0, stream: 0, fallback: 0, limited: 0, bad: 0 }, refused: 0, errors: new Map(), latencyMsSum: 0, answered: 0 });
@@ -149,7 +151,7 @@ async function main(): Promise<void> {
           ...metrics,
         };
         samples.push(sample);
-        log(`t=${sample.t}s ${fmt(sample.rps, 0)} req/s, ${errors} errors, RSS ${rssMb.map((r) => fmt(r, 0)).join('+')} MB, in flight ${sample.inFlight ?? '?'}, backlog ${sample.ledgerBacklog ?? '?'}`);
+        log(`t=${sample.t}s ${fmt(sample.rps, 0)} req/s, ${errors} errors, RSS ${rssMb.map((r) => fmt(r, 0)).join('+')} MB, heap ${sample.heapUsedMb === null ? '?' : fmt(sample.heapUsedMb, 0)} MB, in flight ${sample.inFlight ?? '?'}, backlog ${sample.ledgerBacklog ?? '?'}`);
         if (Date.now() >= end || exited(gateway.proc)) stop = true;
       }
     };
@@ -189,7 +191,7 @@ function requestBody(kind: Kind): unknown {
 }
 
 /** The gauges of interest from `/metrics` (null when the scrape fails: counted, not fatal). */
-async function scrapeGauges(url: string): Promise<Pick<Sample, 'inFlight' | 'ledgerBacklog' | 'spoolBytes'>> {
+async function scrapeGauges(url: string): Promise<Pick<Sample, 'inFlight' | 'ledgerBacklog' | 'spoolBytes' | 'heapUsedMb'>> {
   try {
     const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) });
     const text = await res.text();
@@ -197,9 +199,15 @@ async function scrapeGauges(url: string): Promise<Pick<Sample, 'inFlight' | 'led
       const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
       return m ? Number(m[1]) : null;
     };
-    return { inFlight: gauge('tokenhub_in_flight_requests'), ledgerBacklog: gauge('tokenhub_usage_ledger_backlog'), spoolBytes: gauge('tokenhub_usage_spool_bytes') };
+    const heap = gauge('nodejs_heap_size_used_bytes');
+    return {
+      inFlight: gauge('tokenhub_in_flight_requests'),
+      ledgerBacklog: gauge('tokenhub_usage_ledger_backlog'),
+      spoolBytes: gauge('tokenhub_usage_spool_bytes'),
+      heapUsedMb: heap === null ? null : heap / 1024 / 1024,
+    };
   } catch {
-    return { inFlight: null, ledgerBacklog: null, spoolBytes: null };
+    return { inFlight: null, ledgerBacklog: null, spoolBytes: null, heapUsedMb: null };
   }
 }
 
@@ -217,9 +225,11 @@ function verdict(samples: Sample[]): { flat: boolean; earlyMb: number; lateMb: n
   const growthMb = lateMb - earlyMb;
   const growthPct = (growthMb / earlyMb) * 100;
   const flat = growthMb <= FLAT_MB || growthMb / earlyMb <= FLAT_RATIO;
+  const heap = (xs: Sample[]) => mean(xs.filter((x) => x.heapUsedMb !== null).map((x) => x.heapUsedMb!));
   const text =
     `${flat ? 'FLAT' : 'GROWING'}: gateway RSS (all processes) ${fmt(earlyMb, 1)} MB in the first third after warm-up, ${fmt(lateMb, 1)} MB in the last ` +
-    `(${growthMb >= 0 ? '+' : ''}${fmt(growthMb, 1)} MB, ${growthPct >= 0 ? '+' : ''}${fmt(growthPct, 1)} %; flat means at most +${FLAT_MB} MB or +${FLAT_RATIO * 100} %)`;
+    `(${growthMb >= 0 ? '+' : ''}${fmt(growthMb, 1)} MB, ${growthPct >= 0 ? '+' : ''}${fmt(growthPct, 1)} %; flat means at most +${FLAT_MB} MB or +${FLAT_RATIO * 100} %); ` +
+    `V8 heap in use ${fmt(heap(steady.slice(0, third)), 1)} MB then ${fmt(heap(steady.slice(-third)), 1)} MB`;
   return { flat, earlyMb, lateMb, growthMb, growthPct, text };
 }
 
@@ -231,11 +241,11 @@ function render(samples: Sample[], totals: { answered: number; errors: Map<strin
     `Mix per 20 requests: 7 json, 6 stream, 3 fallback (503 primary, one retry, then gpt-4o), 2 on a key limited to 600/min, 1 bad request (400). ` +
       `Store: ${DATABASE_URL ? 'Postgres server' : 'embedded PGlite'}. ${new Date().toISOString()}.`,
     '',
-    '| t (s) | req/s | mean ms | refused (429) | errors | RSS MB (per process) | RSS MB total | in flight | ledger backlog | spool bytes |',
-    '|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|',
+    '| t (s) | req/s | mean ms | refused (429) | errors | RSS MB (per process) | RSS MB total | V8 heap used MB | in flight | ledger backlog | spool bytes |',
+    '|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|',
     ...samples.map(
       (s) =>
-        `| ${s.t} | ${fmt(s.rps, 0)} | ${fmt(s.meanLatencyMs, 1)} | ${s.refused} | ${s.errors} | ${s.rssMb.map((r) => fmt(r, 0)).join(' + ')} | ${fmt(s.rssTotalMb, 0)} | ${s.inFlight ?? '?'} | ${s.ledgerBacklog ?? '?'} | ${s.spoolBytes ?? '?'} |`,
+        `| ${s.t} | ${fmt(s.rps, 0)} | ${fmt(s.meanLatencyMs, 1)} | ${s.refused} | ${s.errors} | ${s.rssMb.map((r) => fmt(r, 0)).join(' + ')} | ${fmt(s.rssTotalMb, 0)} | ${s.heapUsedMb === null ? '?' : fmt(s.heapUsedMb, 0)} | ${s.inFlight ?? '?'} | ${s.ledgerBacklog ?? '?'} | ${s.spoolBytes ?? '?'} |`,
     ),
     '',
     `Requests answered: ${totals.answered}, mean ${fmt(mean(samples.map((s) => s.rps)), 0)} req/s.`,
