@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { createLogger } from '@tokenhub/common';
 import fc from 'fast-check';
@@ -241,6 +242,21 @@ describe(`HTTP fuzzing (FUZZ_SEED=${seed}, FUZZ_RUNS=${total})`, () => {
       const answer = await send(gw.url, 'POST', '/admin/teams', { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, Buffer.from('{"name":'));
       expect(errorOf(answer).status).toBe(400);
       expect(JSON.parse(answer.body).error.message).toBe('The request body is not valid JSON.');
+    });
+
+    it('answers a request Node cannot parse (two Content-Lengths) with an OpenAI-shaped 400', async () => {
+      const { port } = new URL(gw.url);
+      const raw = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => socket.end('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n{}'));
+        let text = '';
+        socket.on('data', (chunk) => (text += chunk.toString('utf8')));
+        socket.on('close', () => resolve(text));
+        socket.on('error', reject);
+      });
+      const [head, body] = raw.split('\r\n\r\n');
+      expect(head).toMatch(/^HTTP\/1\.1 400 /);
+      expect(head.toLowerCase()).toContain('content-type: application/json');
+      expect(errorOf({ status: 400, headers: { 'content-type': 'application/json' }, body })).toEqual({ status: 400, code: 'invalid_http' });
     });
 
     it('ignores an Expect header it does not know instead of a bare 417', async () => {
