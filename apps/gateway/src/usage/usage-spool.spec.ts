@@ -132,6 +132,16 @@ describe('Spool', () => {
     expect(segments()).toEqual([]);
   });
 
+  it('a replay told to stop ends between two batches and keeps the segment under way, whole', async () => {
+    const spool = open({ segmentBytes: 10_000 });
+    await spool.append(items(0, 10));
+    let batches = 0;
+    const applied = await spool.replay(async () => void batches++, 3, () => batches >= 2);
+    expect(applied).toBe(6);
+    expect(spool.empty).toBe(false);
+    expect((await drain(spool)).map((i) => i.id)).toEqual(items(0, 10).map((i) => i.id));
+  });
+
   it('streams segments: memory stays flat while replaying a spool far larger than a batch', async () => {
     const spool = open({ segmentBytes: 16 * 1024 * 1024, maxBytes: 1024 * 1024 * 1024 });
     const pad = 'x'.repeat(1000);

@@ -32,6 +32,8 @@ interface Segment {
 const SEGMENT = /^segment-(\d{12})\.ndjson$/;
 const READ_CHUNK = 64 * 1024;
 const NEWLINE = 0x0a;
+/** Thrown inside a replay to end it early (see `replay`'s `stop`). */
+const STOPPED = Symbol('replay stopped');
 
 /**
  * An append-only, on-disk FIFO of JSON items, for what must not be lost while the database
@@ -123,11 +125,12 @@ export class Spool<T> {
    * Hands every item spooled so far to `apply`, oldest first, `batchSize` at a time; a
    * segment is deleted once all of it is applied. Stops at the first failure of `apply`
    * (rethrown; the segment stays, to be replayed from its start). Items appended meanwhile
-   * wait for the next replay. Concurrent callers share one replay. Resolves to the number
-   * of items applied.
+   * wait for the next replay. Concurrent callers share one replay. `stop`, checked before
+   * each batch, ends the replay early (the segment under way stays, whole). Resolves to
+   * the number of items applied.
    */
-  replay(apply: (batch: T[]) => Promise<void>, batchSize: number): Promise<number> {
-    this.replaying ??= this.replayAll(apply, batchSize).finally(() => (this.replaying = null));
+  replay(apply: (batch: T[]) => Promise<void>, batchSize: number, stop: () => boolean = () => false): Promise<number> {
+    this.replaying ??= this.replayAll(apply, batchSize, stop).finally(() => (this.replaying = null));
     return this.replaying;
   }
 
@@ -136,7 +139,7 @@ export class Spool<T> {
     return this.serially(() => this.seal());
   }
 
-  private async replayAll(apply: (batch: T[]) => Promise<void>, batchSize: number): Promise<number> {
+  private async replayAll(apply: (batch: T[]) => Promise<void>, batchSize: number, stop: () => boolean): Promise<number> {
     // Sealed and listed in one step, so no append slips into a segment being replayed.
     const sealed = await this.serially(async () => {
       await this.seal();
@@ -144,7 +147,9 @@ export class Spool<T> {
     });
     let applied = 0;
     for (const segment of sealed) {
-      applied += await this.replaySegment(segment, apply, batchSize);
+      const result = await this.replaySegment(segment, apply, batchSize, stop);
+      applied += result.applied;
+      if (!result.complete) break;
       await this.serially(async () => {
         await unlink(join(this.options.dir, segment.name));
         this.segments.splice(this.segments.indexOf(segment), 1);
@@ -154,7 +159,7 @@ export class Spool<T> {
     return applied;
   }
 
-  private async replaySegment(segment: Segment, apply: (batch: T[]) => Promise<void>, batchSize: number): Promise<number> {
+  private async replaySegment(segment: Segment, apply: (batch: T[]) => Promise<void>, batchSize: number, stop: () => boolean): Promise<{ applied: number; complete: boolean }> {
     const file = await open(join(this.options.dir, segment.name), 'r');
     const revive = this.options.revive ?? ((v: unknown) => v);
     let applied = 0;
@@ -162,6 +167,7 @@ export class Spool<T> {
     let batch: T[] = [];
     const flush = async () => {
       if (batch.length === 0) return;
+      if (stop()) throw STOPPED;
       await apply(batch);
       applied += batch.length;
       batch = [];
@@ -192,10 +198,13 @@ export class Spool<T> {
       }
       if (rest.length > 0) take(rest.toString('utf8'));
       await flush();
+    } catch (err) {
+      if (err !== STOPPED) throw err;
+      return { applied, complete: false };
     } finally {
       await file.close();
     }
-    return applied;
+    return { applied, complete: true };
   }
 
   private async begin(): Promise<{ segment: Segment; file: FileHandle }> {

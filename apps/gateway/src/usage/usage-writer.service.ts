@@ -78,7 +78,7 @@ export class UsageWriter implements OnModuleInit, BeforeApplicationShutdown {
     this.adopted = orphans.map((dir) => Spool.open<UsageRecord>(options(dir)));
     const earlier = this.adopted.reduce((sum, spool) => sum + spool.bytes, 0);
     if (earlier > 0) this.logger.warn({ bytes: earlier, spools: orphans.length }, 'usage spools of earlier processes hold records: replaying');
-    for (const [i, spool] of this.adopted.entries()) if (spool.empty) this.dropAdopted(i);
+    for (const spool of this.adopted.filter((a) => a.empty)) this.dropAdopted(this.adopted.indexOf(spool));
   }
 
   onModuleInit(): void {
@@ -176,11 +176,13 @@ export class UsageWriter implements OnModuleInit, BeforeApplicationShutdown {
   private async replay(): Promise<void> {
     try {
       let replayed = 0;
-      while (this.adopted.length > 0) {
-        replayed += await this.adopted[0].replay((batch) => this.write(batch), this.config.usageBatchSize);
-        this.dropAdopted(0);
+      // A shutdown ends it between two batches: the spool is durable, the grace period is for what is in memory.
+      const stop = () => this.closing;
+      while (this.adopted.length > 0 && !this.closing) {
+        replayed += await this.adopted[0].replay((batch) => this.write(batch), this.config.usageBatchSize, stop);
+        if (this.adopted[0].empty) this.dropAdopted(0);
       }
-      replayed += await this.spool.replay((batch) => this.write(batch), this.config.usageBatchSize);
+      if (!this.closing) replayed += await this.spool.replay((batch) => this.write(batch), this.config.usageBatchSize, stop);
       if (replayed > 0) this.logger.info({ records: replayed }, 'usage spool replayed into the database');
       if (this.failing) this.logger.info('usage writes to the database succeed again');
       this.failing = false;
