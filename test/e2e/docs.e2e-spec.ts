@@ -164,10 +164,10 @@ describe('docs and health', () => {
       expect(await res.json()).toEqual({ status: 'ok' });
     });
 
-    it('GET /health/ready: 200 with the database up', async () => {
+    it('GET /health/ready: 200 with the database up and the ledger accepting', async () => {
       const res = await fetch(`${gw.url}/health/ready`);
       expect(res.status).toBe(200);
-      expect(await res.json()).toEqual({ status: 'ok', database: 'up' });
+      expect(await res.json()).toMatchObject({ status: 'ok', database: 'up', ledger: { accepting: true } });
     });
   });
 });
