@@ -269,6 +269,10 @@ describe('response cache (prompt_cache_key)', () => {
     expect(after[0].id).toBe(before.id);
     expect(after[0].created_at.getTime()).toBeGreaterThan(before.created_at.getTime());
     expect((await usageOf(res)).cache_result).toBe('bypass');
+    // The refresh made no embedding (no lookup); the stored vector is kept for semantic hits.
+    const paraphrased = await postChat(gw, keyA.key, body(namespace, PARAPHRASE));
+    expect(paraphrased.headers.get('x-tokenhub-cache')).toBe('semantic-hit');
+    await json(paraphrased);
   });
 
   it('an entry expires after its TTL (x-tokenhub-cache-ttl); a malformed TTL is a 400', async () => {

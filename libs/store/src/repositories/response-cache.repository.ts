@@ -1,5 +1,4 @@
 import { DataSource, Repository } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { ResponseCacheEntryEntity } from '../entities/response-cache-entry.entity';
 
 /** A cached answer to store; `expiresAt` already resolved from the TTL that applies. */
@@ -24,8 +23,6 @@ export interface ResponseCachePurge {
   keyId?: string;
   owner?: string;
 }
-
-const UPDATED_ON_CONFLICT = ['embedding', 'lsh_keys', 'completion', 'served_provider', 'served_model', 'cost_usd', 'created_at', 'expires_at', 'key_id'];
 
 export class ResponseCacheRepository {
   private readonly repo: Repository<ResponseCacheEntryEntity>;
@@ -58,18 +55,37 @@ export class ResponseCacheRepository {
     return this.dataSource.query<SemanticCandidate[]>(`SELECT id, embedding FROM response_cache_entries WHERE id = ANY($1::uuid[])`, [ids]);
   }
 
-  /** One multi-row statement; a request stored again replaces its entry (fresh answer, fresh TTL). */
+  /**
+   * One multi-row statement; a request stored again replaces its entry (fresh answer, fresh
+   * TTL), keeping the stored vector when the new write has none (a `no-cache` refresh skips
+   * the lookup, hence the embedding, of what is the same question).
+   */
   async upsertMany(writes: ResponseCacheWrite[]): Promise<void> {
     if (writes.length === 0) return;
     // The last write of a request wins: a statement may not touch the same row twice.
-    const byHash = new Map(writes.map((w) => [w.requestHash, w]));
-    await this.repo
-      .createQueryBuilder()
-      .insert()
-      .values([...byHash.values()].map((w) => ({ ...w, createdAt: () => 'now()' })) as QueryDeepPartialEntity<ResponseCacheEntryEntity>[])
-      .orUpdate(UPDATED_ON_CONFLICT, ['request_hash'])
-      .updateEntity(false)
-      .execute();
+    const rows = [...new Map(writes.map((w) => [w.requestHash, w])).values()];
+    const params: unknown[] = [];
+    const values = rows.map((w) => {
+      const at = params.length;
+      params.push(w.namespace, w.owner, w.keyId, w.scopeHash, w.requestHash, w.embedding, w.lshKeys, JSON.stringify(w.completion), w.servedProvider, w.servedModel, w.costUsd, w.expiresAt);
+      const p = (i: number) => `$${at + i}`;
+      return `(${p(1)}, ${p(2)}, ${p(3)}::uuid, ${p(4)}, ${p(5)}, ${p(6)}::bytea, ${p(7)}::integer[], ${p(8)}::jsonb, ${p(9)}, ${p(10)}, ${p(11)}::numeric, ${p(12)}::timestamptz)`;
+    });
+    await this.dataSource.query(
+      `INSERT INTO response_cache_entries AS e (namespace, owner, key_id, scope_hash, request_hash, embedding, lsh_keys, completion, served_provider, served_model, cost_usd, expires_at)
+       VALUES ${values.join(', ')}
+       ON CONFLICT (request_hash) DO UPDATE SET
+         key_id = EXCLUDED.key_id,
+         embedding = coalesce(EXCLUDED.embedding, e.embedding),
+         lsh_keys = coalesce(EXCLUDED.lsh_keys, e.lsh_keys),
+         completion = EXCLUDED.completion,
+         served_provider = EXCLUDED.served_provider,
+         served_model = EXCLUDED.served_model,
+         cost_usd = EXCLUDED.cost_usd,
+         created_at = now(),
+         expires_at = EXCLUDED.expires_at`,
+      params,
+    );
   }
 
   /** Deletes the matching entries; returns how many. At least one criterion is required. */
