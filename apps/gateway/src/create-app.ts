@@ -6,8 +6,8 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { checkJsonDepth, checkNoNul, firstValidationProblem, InvalidRequestError, OpenAIExceptionFilter, PinoNestLogger, safePlainToInstance, sendError, toErrorResponse, verifyUtf8 } from '@tokenhub/common';
-import { instanceToPlain } from 'class-transformer';
 import type { GatewayConfig } from '@tokenhub/config';
+import { instanceToPlain } from 'class-transformer';
 import express, { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { AppModule } from './app.module';
@@ -45,8 +45,8 @@ export async function createGatewayApp(config: GatewayConfig, logger: Logger): P
     checkNoNul(req.query, req.body);
     next();
   });
-  // Body parser failures (bad JSON, not UTF-8, too deep, too large, bad charset) are answered OpenAI-shaped,
-  // and on the chat endpoint they are recorded like any other request.
+  // What fails above (bad JSON, not UTF-8, too deep, too large, bad charset, NUL in an admin request) is
+  // answered OpenAI-shaped, and on the chat endpoint recorded like any other request.
   const chat = app.get(ChatService);
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (req.path === CHAT_PATH) void chat.reject(req, res, err);
