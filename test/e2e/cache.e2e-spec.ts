@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import OpenAI from 'openai';
 import { CacheWriter } from '../../apps/gateway/src/cache/cache-writer.service';
+import { FakeAnthropic } from '../fakes/fake-anthropic';
 import { bagOfWordsEmbedding, FakeOpenAI } from '../fakes/fake-openai';
 import { adminJson, ok } from './admin-fixtures';
 import { expectOpenAIError, Gateway, postChat, readSse, startGateway } from './harness';
@@ -445,5 +447,71 @@ describe('response cache when embeddings fail', () => {
     } finally {
       await gw.query('ALTER TABLE response_cache_entries_away RENAME TO response_cache_entries');
     }
+  });
+});
+
+describe('response cache with a native provider (Anthropic)', () => {
+  const fake = new FakeAnthropic();
+  let gw: Gateway;
+  let client: OpenAI;
+  const WEATHER_TOOL = {
+    type: 'function' as const,
+    function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
+  };
+
+  beforeAll(async () => {
+    const base = await fake.start();
+    gw = await startGateway({ ANTHROPIC_API_KEY: 'sk-ant-upstream', ANTHROPIC_BASE_URL: base });
+    client = new OpenAI({ apiKey: (await gw.createKey('anthropic-cache')).key, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+  }, 60_000);
+
+  afterAll(async () => {
+    await gw?.close();
+    await fake.stop();
+  });
+
+  it('a translated stream of parallel tool calls is stored, then replayed through the OpenAI SDK as JSON and as a stream', async () => {
+    const request = {
+      model: 'anthropic/claude-sonnet-4-5',
+      messages: [{ role: 'user' as const, content: 'weather in Paris and Tokyo?' }],
+      tools: [WEATHER_TOOL],
+      prompt_cache_key: `ns-${randomUUID()}`,
+    };
+    const streamed = await client.chat.completions.create({ ...request, stream: true });
+    for await (const chunk of streamed) void chunk;
+    // Not OpenAI: prompt_cache_key is TokenHub's only.
+    expect(fake.last.body.prompt_cache_key).toBeUndefined();
+    await gw.app.get(CacheWriter).flush();
+    const calls = fake.requests.length;
+
+    const { data, response } = await client.chat.completions.create(request).withResponse();
+    expect(response.headers.get('x-tokenhub-cache')).toBe('hit');
+    expect(data.choices[0].finish_reason).toBe('tool_calls');
+    expect(data.choices[0].message.tool_calls).toEqual([
+      { id: 'toolu_paris', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+      { id: 'toolu_tokyo', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Tokyo","unit":"c"}' } },
+    ]);
+
+    const replay = await client.chat.completions.create({ ...request, stream: true, stream_options: { include_usage: true } });
+    const assembled: Array<{ id?: string; name?: string; args: string }> = [];
+    let finish: string | null = null;
+    let usage: unknown = null;
+    for await (const chunk of replay) {
+      for (const tc of chunk.choices[0]?.delta?.tool_calls ?? []) {
+        assembled[tc.index] ??= { args: '' };
+        if (tc.id) assembled[tc.index].id = tc.id;
+        if (tc.function?.name) assembled[tc.index].name = tc.function.name;
+        assembled[tc.index].args += tc.function?.arguments ?? '';
+      }
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+      usage = chunk.usage ?? usage;
+    }
+    expect(finish).toBe('tool_calls');
+    expect(assembled).toEqual([
+      { id: 'toolu_paris', name: 'get_weather', args: '{"city":"Paris"}' },
+      { id: 'toolu_tokyo', name: 'get_weather', args: '{"city":"Tokyo","unit":"c"}' },
+    ]);
+    expect(usage).toEqual(data.usage);
+    expect(fake.requests.length).toBe(calls);
   });
 });
