@@ -338,6 +338,10 @@ export const adminCall: fc.Arbitrary<(ids: AdminIds) => AdminCall> = fc.oneof(
       .tuple(pathId(id), fc.oneof({ weight: 4, arbitrary: mutatedObject(fields) }, { weight: 1, arbitrary: oddValue }), fc.constantFrom('GET', 'PATCH', 'PATCH', 'PATCH', 'DELETE'))
       .map(([idOf, body, method]) => (ids: AdminIds) => ({ method: method as AdminCall['method'], path: `${path}/${idOf(ids)}`, body: method === 'PATCH' ? body : undefined })),
   ),
+  // Methods and paths no route has.
+  fc
+    .tuple(fc.constantFrom('PUT', 'OPTIONS', 'TRACE', 'PROPFIND', 'PATCH', 'DELETE', 'POST', 'GET'), fc.constantFrom('/v1/chat/completions', '/admin', '/admin/', '/admin/teams/x/y', '/nope', '/', '//admin//teams', '/admin/%2e%2e/health/live', '/v1/models/x', '/admin/virtual-keys/%ZZ'))
+    .map(([method, path]) => () => ({ method: method as AdminCall['method'], path, body: method === 'GET' || method === 'OPTIONS' || method === 'TRACE' ? undefined : {} })),
   fc.tuple(pathId((ids) => ids.key), fc.constantFrom('rotate', 'budgets')).map(([idOf, action]) => (ids: AdminIds) => ({ method: action === 'budgets' ? ('GET' as const) : ('POST' as const), path: `/admin/virtual-keys/${idOf(ids)}/${action}` })),
 );
 
