@@ -2,6 +2,9 @@ import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { createLogger } from '@tokenhub/common';
 import fc from 'fast-check';
+import { FakeAnthropic } from '../fakes/fake-anthropic';
+import { FakeCohere } from '../fakes/fake-cohere';
+import { FakeGemini } from '../fakes/fake-gemini';
 import { FakeOpenAI } from '../fakes/fake-openai';
 import {
   AdminIds,
@@ -24,7 +27,8 @@ import { ADMIN_KEY, Gateway, startGateway } from './harness';
 
 /**
  * Property-based fuzzing of the HTTP surface: thousands of hostile requests to the chat
- * endpoint and the admin API of one gateway (real Postgres, a healthy fake OpenAI), each
+ * endpoint and the admin API of one gateway (real Postgres; healthy fake OpenAI, Anthropic,
+ * Gemini and Cohere upstreams, so odd requests also meet the native translators), each
  * answered below 500 and, when refused, OpenAI-shaped; the process stays alive; and every
  * chat request made with a valid key leaves exactly one usage record.
  *
@@ -42,6 +46,9 @@ const CONCURRENCY = 8;
 
 describe(`HTTP fuzzing (FUZZ_SEED=${seed}, FUZZ_RUNS=${total})`, () => {
   let fake: FakeOpenAI;
+  let anthropic: FakeAnthropic;
+  let gemini: FakeGemini;
+  let cohere: FakeCohere;
   let gw: Gateway;
   let key: string;
   /** Request ids of chat requests made with the valid key: each must leave one usage record. */
@@ -62,14 +69,16 @@ describe(`HTTP fuzzing (FUZZ_SEED=${seed}, FUZZ_RUNS=${total})`, () => {
   beforeAll(async () => {
     fake = new FakeOpenAI();
     fake.streamChunks = 3;
-    const base = await fake.start();
-    gw = await startGateway({ OPENAI_API_KEY: 'sk-upstream', OPENAI_BASE_URL: base, BODY_LIMIT: `${FUZZ_BODY_LIMIT_BYTES / 1024}kb`, TOKENHUB_ENCRYPTION_KEY: 'ab'.repeat(32) }, { logger: createLogger('error', logSink) });
+    [anthropic, gemini, cohere] = [new FakeAnthropic(), new FakeGemini(), new FakeCohere()];
+    const [base, anthropicBase, geminiBase, cohereBase] = await Promise.all([fake.start(), anthropic.start(), gemini.start(), cohere.start()]);
+    const natives = { ANTHROPIC_API_KEY: 'sk-ant-upstream', ANTHROPIC_BASE_URL: anthropicBase, GEMINI_API_KEY: 'gm-upstream', GEMINI_BASE_URL: geminiBase, COHERE_API_KEY: 'co-upstream', COHERE_BASE_URL: cohereBase };
+    gw = await startGateway({ ...natives, OPENAI_API_KEY: 'sk-upstream', OPENAI_BASE_URL: base, BODY_LIMIT: `${FUZZ_BODY_LIMIT_BYTES / 1024}kb`, TOKENHUB_ENCRYPTION_KEY: 'ab'.repeat(32) }, { logger: createLogger('error', logSink) });
     ({ key } = await gw.createKey('fuzz'));
   });
   afterAll(async () => {
     closeAgent();
     await gw?.close();
-    await fake?.stop();
+    await Promise.all([fake?.stop(), anthropic?.stop(), gemini?.stop(), cohere?.stop()]);
   });
 
   /**
