@@ -1,5 +1,4 @@
 import { DataSource, Repository } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { UsageRecordEntity } from '../entities/usage-record.entity';
 import { LATENCY_BUCKETS_MS } from '../entities/usage-rollup.entity';
 
@@ -73,11 +72,31 @@ ON CONFLICT (${ROLLUP_DIMS}) DO UPDATE SET
       FROM unnest(r.latency_histogram, EXCLUDED.latency_histogram) WITH ORDINALITY AS h(a, b, i)
      ORDER BY i)`;
 
+/** Postgres takes at most 65,535 parameters a statement. */
+const MAX_PARAMETERS = 60_000;
+
+/** How one entity property becomes one column of the records insert. */
+interface InsertColumn {
+  name: string;
+  property: keyof UsageRecordEntity;
+  /** jsonb: sent as JSON text (the driver would turn a JS array into a Postgres array). */
+  json: boolean;
+  to?: (value: unknown) => unknown;
+}
+
 export class UsageRecordRepository {
   private readonly repo: Repository<UsageRecordEntity>;
+  /** The insert's columns, read once from the entity: the hot path builds its SQL by hand, not with the query builder. */
+  private readonly columns: InsertColumn[];
+  private readonly columnList: string;
 
   constructor(private readonly dataSource: DataSource) {
     this.repo = dataSource.getRepository(UsageRecordEntity);
+    this.columns = dataSource.getMetadata(UsageRecordEntity).columns.map((c) => {
+      const transformer = Array.isArray(c.transformer) ? undefined : c.transformer;
+      return { name: c.databaseName, property: c.propertyName as keyof UsageRecordEntity, json: c.type === 'jsonb', to: transformer ? (v: unknown) => transformer.to(v) : undefined };
+    });
+    this.columnList = this.columns.map((c) => `"${c.name}"`).join(', ');
   }
 
   /**
@@ -86,16 +105,33 @@ export class UsageRecordRepository {
    * replayed batch therefore changes nothing, neither records nor rollups.
    */
   async insertMany(records: UsageRecordEntity[]): Promise<void> {
-    if (records.length === 0) return;
-    const [insert, parameters] = this.repo
-      .createQueryBuilder()
-      .insert()
-      .values(records as QueryDeepPartialEntity<UsageRecordEntity>[])
-      .orIgnore()
-      .returning('*')
-      .updateEntity(false)
-      .getQueryAndParameters();
-    await this.dataSource.query(`WITH ins AS (${insert}) ${ROLLUP_UPSERT}`, parameters);
+    const perStatement = Math.max(1, Math.floor(MAX_PARAMETERS / this.columns.length));
+    for (let start = 0; start < records.length; start += perStatement) {
+      const [insert, parameters] = this.insertStatement(records.slice(start, start + perStatement));
+      await this.dataSource.query(`WITH ins AS (${insert}) ${ROLLUP_UPSERT}`, parameters);
+    }
+  }
+
+  /** A multi-row INSERT … ON CONFLICT DO NOTHING RETURNING *; an absent value takes the column's default. */
+  private insertStatement(records: UsageRecordEntity[]): [string, unknown[]] {
+    const parameters: unknown[] = [];
+    const rows: string[] = [];
+    for (const record of records) {
+      const cells: string[] = [];
+      for (const column of this.columns) {
+        let value: unknown = record[column.property];
+        if (value === undefined) {
+          cells.push('DEFAULT');
+          continue;
+        }
+        if (column.to) value = column.to(value);
+        if (column.json && value !== null) value = JSON.stringify(value);
+        parameters.push(value);
+        cells.push(`$${parameters.length}`);
+      }
+      rows.push(`(${cells.join(', ')})`);
+    }
+    return [`INSERT INTO "usage_records" (${this.columnList}) VALUES ${rows.join(', ')} ON CONFLICT DO NOTHING RETURNING *`, parameters];
   }
 
   async findByRequestId(requestId: string): Promise<UsageRecordEntity | null> {
