@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsArray, IsIn, IsOptional, IsString, MaxLength, ValidateIf } from 'class-validator';
-import { IsMessageContent } from './message-content.validator';
+import { IsIn, IsOptional, IsString, MaxLength, ValidateIf } from 'class-validator';
+import { IsMessageContent, IsToolCalls } from './message-content.validator';
 
 export const MESSAGE_ROLES = ['system', 'developer', 'user', 'assistant', 'tool'] as const;
 
@@ -29,7 +29,7 @@ export class ChatMessageDto {
   name?: string;
 
   @ApiPropertyOptional({ description: 'Tool calls the assistant made (assistant turns).', type: 'array', items: { type: 'object' } })
-  @IsOptional() @IsArray()
+  @IsOptional() @IsToolCalls()
   tool_calls?: Array<Record<string, unknown>>;
 
   @ApiPropertyOptional({ description: 'The tool call this message answers (required on `tool` turns).' })

@@ -1,6 +1,35 @@
 import { registerDecorator, ValidationOptions } from 'class-validator';
 
-const isPart = (p: unknown) => !!p && typeof p === 'object' && !Array.isArray(p) && typeof (p as { type?: unknown }).type === 'string';
+const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/** A content part: an object with a `type`; the two every adapter reads carry what they need (text, an image URL). */
+const isPart = (p: unknown) =>
+  isObject(p) &&
+  typeof p.type === 'string' &&
+  (p.type !== 'text' || typeof p.text === 'string') &&
+  (p.type !== 'image_url' || (isObject(p.image_url) && typeof p.image_url.url === 'string'));
+
+/**
+ * A tool call of an assistant message, as OpenAI defines it: a function call (id, name and
+ * JSON arguments as a string), or a custom tool call (name and input).
+ */
+const isToolCall = (c: unknown) =>
+  isObject(c) &&
+  typeof c.id === 'string' &&
+  ((c.type === 'function' && isObject(c.function) && typeof c.function.name === 'string' && typeof c.function.arguments === 'string') ||
+    (c.type === 'custom' && isObject(c.custom) && typeof c.custom.name === 'string' && typeof c.custom.input === 'string'));
+
+/** An assistant message's `tool_calls`: an array of tool calls. */
+export function IsToolCalls(options?: ValidationOptions) {
+  return (object: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isToolCalls',
+      target: object.constructor,
+      propertyName,
+      options: { message: 'tool_calls must be an array of tool calls, each {"id","type":"function","function":{"name","arguments"}}', ...options },
+      validator: { validate: (value: unknown) => Array.isArray(value) && value.every(isToolCall) },
+    });
+}
 
 /** A message's content: a string, or a non-empty array of typed content parts. */
 export function IsMessageContent(options?: ValidationOptions) {
@@ -9,7 +38,7 @@ export function IsMessageContent(options?: ValidationOptions) {
       name: 'isMessageContent',
       target: object.constructor,
       propertyName,
-      options: { message: 'content must be a string or an array of content parts, each an object with a "type"', ...options },
+      options: { message: 'content must be a string or an array of content parts, each an object with a "type" (a text part with its "text", an image_url part with its "image_url": {"url"})', ...options },
       validator: {
         validate: (value: unknown) => typeof value === 'string' || (Array.isArray(value) && value.length > 0 && value.every(isPart)),
       },

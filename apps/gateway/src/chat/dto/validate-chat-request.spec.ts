@@ -69,6 +69,31 @@ describe('validateChatRequest', () => {
     expect(await problem({ ...ok, model: 'openai/モデル-😀' })).toBeNull();
   });
 
+  it.each([
+    [[0, 1]],
+    [[{ id: 'call_1', type: 'function' }]],
+    [[{ id: 'call_1', type: 'function', function: { name: 'f', arguments: {} } }]],
+    [[{ type: 'function', function: { name: 'f', arguments: '{}' } }]],
+    ['call_1'],
+  ])('rejects tool_calls the adapters cannot read: %j', async (toolCalls) => {
+    expect((await problem({ ...ok, messages: [{ role: 'assistant', content: null, tool_calls: toolCalls }] }))?.param).toBe('messages[0].tool_calls');
+  });
+
+  it('accepts function and custom tool calls', async () => {
+    const toolCalls = [
+      { id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } },
+      { id: 'call_2', type: 'custom', custom: { name: 'grep', input: 'x' } },
+    ];
+    expect(await problem({ ...ok, messages: [{ role: 'assistant', content: null, tool_calls: toolCalls }] })).toBeNull();
+  });
+
+  it.each([[[{ type: 'text' }]], [[{ type: 'text', text: 5 }]], [[{ type: 'image_url', image_url: null }]], [[{ type: 'image_url', image_url: 'https://x/a.png' }]]])(
+    'rejects content parts without what their type needs: %j',
+    async (content) => {
+      expect((await problem({ ...ok, messages: [{ role: 'user', content }] }))?.param).toBe('messages[0].content');
+    },
+  );
+
   describe('keys that name parts of JavaScript objects', () => {
     const bodies: Record<string, string> = {
       'a top-level constructor object': '{"model":"openai/gpt-4o","messages":[{"role":"user","content":"hi"}],"constructor":{"prototype":{"polluted":true}}}',
