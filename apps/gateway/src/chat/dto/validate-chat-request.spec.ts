@@ -114,3 +114,61 @@ describe('validateChatRequest', () => {
     });
   });
 });
+
+describe('the plain-request fast path', () => {
+  // Required lazily so the spec above keeps its own imports untouched.
+  const fc = require('fast-check') as typeof import('fast-check');
+  const { isPlainValidChatRequest } = require('./plain-chat-request') as typeof import('./plain-chat-request');
+  const { ChatCompletionRequestDto } = require('./chat-completion-request.dto') as typeof import('./chat-completion-request.dto');
+  const { getMetadataStorage } = require('class-validator') as typeof import('class-validator');
+  const declared = new Set(getMetadataStorage().getTargetValidationMetadatas(ChatCompletionRequestDto, '', true, false).map((m) => m.propertyName));
+
+  const anyValue = fc.oneof(
+    fc.constant(undefined), fc.constant(null), fc.boolean(), fc.integer({ min: -5, max: 5000 }), fc.double({ min: -3, max: 3 }),
+    fc.constantFrom(Infinity, NaN, 0.5, 1, 2, -2, 2.0000001), fc.string({ maxLength: 3 }), fc.constantFrom('x'.repeat(300), 'x'.repeat(301), 'a/b', 'openai/gpt-4o', 'gpt-4o', 'a\u0000b', '\ud800'),
+    fc.constant({}), fc.constant([]), fc.constant(['openai/gpt-4o']), fc.constant({ a: 1 }),
+  );
+  // Mostly valid values, so that the fast path is taken often; the rest anything.
+  const or = <T>(valid: import('fast-check').Arbitrary<T>) => fc.oneof({ arbitrary: valid, weight: 19 }, { arbitrary: anyValue, weight: 1 });
+  const rarely = fc.oneof({ arbitrary: fc.constant(undefined), weight: 9 }, { arbitrary: anyValue, weight: 1 });
+  const message = fc.record(
+    { role: or(fc.constantFrom('system', 'developer', 'user', 'assistant', 'tool', 'bot')), content: or(fc.string({ maxLength: 5 })), name: rarely, tool_call_id: rarely },
+    { requiredKeys: ['role', 'content'] },
+  );
+  const body = fc.record(
+    {
+      model: or(fc.constantFrom('openai/gpt-4o', 'gpt-4o', 'é/ü')), messages: or(fc.array(message, { minLength: 1, maxLength: 3 })),
+      fallbacks: or(fc.constantFrom(['openai/gpt-4o-mini'], [], ['groq/llama-3'])), stream: or(fc.boolean()),
+      temperature: or(fc.double({ min: -2, max: 2, noNaN: true })), frequency_penalty: or(fc.constantFrom(0, -2, 2)), presence_penalty: or(fc.constantFrom(0.5, null)),
+      max_tokens: or(fc.integer({ min: 1, max: 10 })), max_completion_tokens: or(fc.integer({ min: 1, max: 10 })), logprobs: or(fc.boolean()),
+      parallel_tool_calls: or(fc.boolean()), prompt_cache_key: or(fc.string({ maxLength: 5 })), user: or(fc.string({ maxLength: 5 })),
+      stream_options: or(fc.constantFrom({ include_usage: true }, {})), metadata: or(fc.constantFrom({ team: 'a' }, {})), stop: rarely, seed: anyValue,
+    },
+    { requiredKeys: ['model', 'messages'] },
+  );
+
+  it('accepts nothing the full validation refuses', async () => {
+    let fast = 0;
+    await fc.assert(
+      fc.asyncProperty(body, async (b) => {
+        const clean = JSON.parse(JSON.stringify(b)) as Record<string, unknown>;
+        if (!isPlainValidChatRequest(clean, declared)) return;
+        fast++;
+        // The full path on its own: a copy without the fast path's say.
+        const { safePlainToInstance } = require('@tokenhub/common') as typeof import('@tokenhub/common');
+        const { validate } = require('class-validator') as typeof import('class-validator');
+        const errors = await validate(safePlainToInstance(ChatCompletionRequestDto, clean, { enableImplicitConversion: false }), { forbidUnknownValues: false });
+        expect(errors).toEqual([]);
+      }),
+      { numRuns: 3000, seed: 42 },
+    );
+    expect(fast).toBeGreaterThan(100);
+  });
+
+  it('takes the common request', () => {
+    expect(isPlainValidChatRequest({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'Hello' }], temperature: 0.2, stream: true, user: 'u' }, declared)).toBe(true);
+    expect(isPlainValidChatRequest({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: [{ type: 'text', text: 'x' }] }] }, declared)).toBe(false);
+    expect(isPlainValidChatRequest({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'x' }], stop: 'y' }, declared)).toBe(false);
+    expect(isPlainValidChatRequest({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'x' }], tools: [] }, declared)).toBe(true);
+  });
+});
