@@ -268,6 +268,15 @@ describe(`HTTP fuzzing (FUZZ_SEED=${seed}, FUZZ_RUNS=${total})`, () => {
       expect(errorOf({ status: 400, headers: { 'content-type': 'application/json' }, body })).toEqual({ status: 400, code: 'invalid_http' });
     });
 
+    it('refuses tool calls and content parts the native adapters cannot read with a 400', async () => {
+      for (const model of ['gemini/gemini-2.5-flash', 'anthropic/claude-sonnet-4-5', 'cohere/command-r-plus']) {
+        const toolCalls = await chat(headers(), json({ model, messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: '', tool_calls: [0, 1] }] }), true);
+        expect({ model, ...errorOf(toolCalls) }).toEqual({ model, status: 400, code: 'invalid_value' });
+        const image = await chat(headers(), json({ model, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: null }] }] }), true);
+        expect({ model, ...errorOf(image) }).toEqual({ model, status: 400, code: 'invalid_value' });
+      }
+    });
+
     it('ignores an Expect header it does not know instead of a bare 417', async () => {
       const answer = await chat(headers({ expect: 'x-unknown' }), json({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }] }), true);
       expect(answer.status).toBe(200);
