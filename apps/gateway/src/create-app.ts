@@ -12,6 +12,8 @@ import express, { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { AppModule } from './app.module';
 import { ChatService } from './chat/chat.service';
+import { LedgerFullError } from './usage/ledger-full.error';
+import { UsageWriter } from './usage/usage-writer.service';
 
 export const CHAT_PATH = '/v1/chat/completions';
 
@@ -51,6 +53,15 @@ export async function createGatewayApp(config: GatewayConfig, logger: Logger): P
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (req.path === CHAT_PATH) void chat.reject(req, res, err);
     else sendError(res, toErrorResponse(err, res.locals.requestId as string, logger));
+  });
+  // The chat endpoint is answered here, ahead of Nest's router: ChatService does its own
+  // authentication, validation, errors and usage record, so the router's layers would only
+  // cost time on the hot path. (ChatController describes the endpoint in the API docs.)
+  // A full usage spool refuses first: nothing is served that could not be recorded.
+  const ledger = app.get(UsageWriter);
+  http.post(CHAT_PATH, (req: Request, res: Response) => {
+    if (!ledger.accepting) sendError(res, toErrorResponse(new LedgerFullError(), res.locals.requestId as string, logger));
+    else void chat.handle(req, res);
   });
 
   app.useGlobalFilters(new OpenAIExceptionFilter(logger));

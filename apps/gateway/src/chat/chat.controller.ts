@@ -97,6 +97,8 @@ export class ChatController {
     schema: { $ref: getSchemaPath(OpenAIErrorResponse) },
   })
   @ApiErrorResponses(400, 401, 413, 429, 500, 502, 503, 504)
+  // `createGatewayApp` serves this path ahead of Nest's router (the same `ChatService.handle`):
+  // this handler describes the endpoint for the API docs and serves only apps built without it.
   async create(@Req() req: Request, @Res() res: Response): Promise<void> {
     await this.chat.handle(req, res);
   }

@@ -127,6 +127,11 @@ export class UsageWriter implements OnModuleInit, BeforeApplicationShutdown {
     return this.buffer.length;
   }
 
+  /** Whether a new chat request may be served (the spool is not full); cheap, asked on every request. */
+  get accepting(): boolean {
+    return !this.full;
+  }
+
   get state(): LedgerState {
     return {
       databaseFailing: this.failing,
