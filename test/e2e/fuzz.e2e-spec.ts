@@ -274,6 +274,8 @@ describe(`HTTP fuzzing (FUZZ_SEED=${seed}, FUZZ_RUNS=${total})`, () => {
         expect({ model, ...errorOf(toolCalls) }).toEqual({ model, status: 400, code: 'invalid_value' });
         const image = await chat(headers(), json({ model, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: null }] }] }), true);
         expect({ model, ...errorOf(image) }).toEqual({ model, status: 400, code: 'invalid_value' });
+        const tools = await chat(headers(), json({ model, messages: [{ role: 'user', content: 'hi' }], tools: [null] }), true);
+        expect({ model, status: errorOf(tools).status }).toEqual({ model, status: 400 });
       }
     });
 

@@ -142,7 +142,7 @@ export function toGeminiRequest(body: Record<string, unknown>, provider: string)
     request.tools = [
       {
         functionDeclarations: tools.map((t, i) => {
-          if (t.type !== 'function' || !t.function) throw unsupported(provider, `tools[${i}].type`, ` '${t.type}'`);
+          if (t?.type !== 'function' || !t.function) throw unsupported(provider, `tools[${i}].type`, ` '${t?.type}'`);
           return {
             name: t.function.name,
             ...(t.function.description ? { description: t.function.description } : {}),
