@@ -3,9 +3,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ServiceUnavailableError } from '@tokenhub/common';
 import { ModelCatalog } from '@tokenhub/providers';
 import type { AttemptRecord } from '@tokenhub/store';
-import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { UsageWriter } from '../usage/usage-writer.service';
-import { requestClusterMetrics } from './metrics-cluster';
+import { offerWorkerMetrics, requestClusterMetrics } from './metrics-cluster';
 
 /** What a finished chat request tells the metrics: the fields of its usage record they read. */
 export interface ObservedRequest {
@@ -77,10 +77,7 @@ export class MetricsService {
     new Gauge({ name: 'tokenhub_usage_ledger_backlog', help: 'Usage records in memory, not yet in the database or the spool.', registers, collect() { this.set(writer.state.buffered); } });
     new Gauge({ name: 'tokenhub_usage_spool_bytes', help: 'Bytes in the on-disk usage spool, waiting for the database.', registers, collect() { this.set(writer.state.spoolBytes); } });
     // In a cluster worker, the primary collects this registry for the aggregate (see metrics-cluster.ts).
-    if (cluster.isWorker) {
-      new AggregatorRegistry();
-      AggregatorRegistry.setRegistries([this.registry]);
-    }
+    if (cluster.isWorker) offerWorkerMetrics(this.registry);
   }
 
   /** The chat service reports how many requests it holds; read at scrape time. */
