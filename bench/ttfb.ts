@@ -132,10 +132,6 @@ function gatewayEnv(origin: string): Record<string, string> {
     VERTEX_LOCATION,
     VERTEX_ACCESS_TOKEN: VERTEX_TOKEN,
     VERTEX_BASE_URL: `${origin}/vertex/v1`,
-    // A stream the adapter stops reading at its terminal event ([DONE], message_stop, …) can
-    // count as an upstream failure in the circuit breaker under concurrency, which then
-    // answers 503 circuit_open for a fake that never fails: off here, as it measures latency.
-    CIRCUIT_BREAKER_FAILURES: '0',
     ...(process.env.BENCH_LOG_LEVEL ? { LOG_LEVEL: process.env.BENCH_LOG_LEVEL } : {}),
   };
 }
