@@ -28,6 +28,7 @@ import { validateBedrockRequest } from '../test/fakes/fake-bedrock';
 import { validateCohereRequest } from '../test/fakes/fake-cohere';
 import { validateGeminiRequest } from '../test/fakes/fake-gemini';
 import { splitInto, validateOpenAIRequest } from '../test/fakes/fake-openai';
+import { readJson } from '../test/fakes/fake-http';
 
 /** Content events per answer, as the OpenAI fake streams. */
 export const STREAM_PIECES = 20;
@@ -166,16 +167,10 @@ let connections = 0;
 
 async function handle(req: IncomingMessage, res: ServerResponse, firstGapMs: number): Promise<void> {
   if (req.method === 'GET' && req.url === '/_bench/connections') return fail(res, 200, { connections });
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
+  const body = await readJson<Json>(req);
   const url = new URL(req.url ?? '/', 'http://fake');
   if (req.method !== 'POST') return fail(res, 405, { error: { message: `Unsupported method ${req.method}` } });
-  let body: Json;
-  try {
-    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    return fail(res, 400, { error: { message: 'invalid JSON' } });
-  }
+  if (body === undefined) return fail(res, 400, { error: { message: 'invalid JSON' } });
   const path = url.pathname;
   let m: RegExpExecArray | null;
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readJson } from './fake-http';
 
 /**
  * A fake Anthropic Messages API (`POST /v1/messages`) over real HTTP that rejects what the
@@ -42,16 +43,10 @@ export class FakeAnthropic {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== 'POST' || req.url !== '/v1/messages') return error(res, 404, 'not_found_error', `Unknown path ${req.url}`);
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
+    const body = await readJson(req);
     if (!req.headers['x-api-key']) return error(res, 401, 'authentication_error', 'x-api-key header is required');
     if (req.headers['anthropic-version'] !== '2023-06-01') return error(res, 400, 'invalid_request_error', 'anthropic-version header is required');
-    let body: Record<string, any>;
-    try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    } catch {
-      return error(res, 400, 'invalid_request_error', 'invalid JSON');
-    }
+    if (body === undefined) return error(res, 400, 'invalid_request_error', 'invalid JSON');
     this.requests.push({ body, headers: req.headers });
     const problem = validate(body);
     if (problem) return error(res, 400, 'invalid_request_error', problem);

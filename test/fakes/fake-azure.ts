@@ -1,6 +1,7 @@
 import { createServer, IncomingMessage, request, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { FakeOpenAI } from './fake-openai';
+import { readJson } from './fake-http';
 
 /**
  * A fake Azure OpenAI resource: Azure's addressing and authentication in front of
@@ -63,14 +64,8 @@ export class FakeAzureOpenAI {
     if (!this.deployments.has(deployment)) {
       return azureError(res, 404, 'DeploymentNotFound', 'The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again.');
     }
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    let body: Record<string, unknown>;
-    try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    } catch {
-      return azureError(res, 400, 'BadRequest', 'The request body is not valid JSON.');
-    }
+    const body = await readJson<Record<string, unknown>>(req);
+    if (body === undefined) return azureError(res, 400, 'BadRequest', 'The request body is not valid JSON.');
     // Azure ignores a model in the body: the deployment decides.
     const forwarded = JSON.stringify({ ...body, model: deployment });
     const upstream = request({

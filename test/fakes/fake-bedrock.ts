@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { encodeEventStreamMessage } from '../../libs/providers/src/bedrock/event-stream';
 import { cohereEmbedAnswer, validateCohereEmbed } from './fake-cohere';
 import { bagOfWordsEmbedding } from './fake-openai';
+import { parseJson, readRaw } from './fake-http';
 
 /**
  * A fake Amazon Bedrock runtime (`POST /model/{modelId}/converse` and `/converse-stream`)
@@ -53,17 +54,11 @@ export class FakeBedrock {
    * (the Cohere body without `model`; token count in `X-Amzn-Bedrock-Input-Token-Count`).
    */
   private async invoke(req: IncomingMessage, res: ServerResponse, modelId: string): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const raw = Buffer.concat(chunks);
+    const raw = await readRaw(req);
     const signatureProblem = checkSignature(req, raw);
     if (signatureProblem) return error(res, 403, 'InvalidSignatureException', signatureProblem);
-    let body: Record<string, any>;
-    try {
-      body = JSON.parse(raw.toString('utf8'));
-    } catch {
-      return error(res, 400, 'ValidationException', 'Malformed input request, please reformat your input and try again.');
-    }
+    const body = parseJson(raw);
+    if (body === undefined) return error(res, 400, 'ValidationException', 'Malformed input request, please reformat your input and try again.');
     this.embeddingRequests.push({ modelId, body });
     const answer = (json: object, tokens: number) => {
       const text = JSON.stringify(json);
@@ -94,17 +89,11 @@ export class FakeBedrock {
     if (req.method === 'POST' && invoke) return this.invoke(req, res, decodeURIComponent(invoke[1]));
     const match = /^\/model\/([^/]+)\/(converse|converse-stream)$/.exec(req.url ?? '');
     if (req.method !== 'POST' || !match) return error(res, 404, 'UnknownOperationException', `Unknown path ${req.url}`);
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const raw = Buffer.concat(chunks);
+    const raw = await readRaw(req);
     const signatureProblem = checkSignature(req, raw);
     if (signatureProblem) return error(res, 403, 'InvalidSignatureException', signatureProblem);
-    let body: Record<string, any>;
-    try {
-      body = JSON.parse(raw.toString('utf8'));
-    } catch {
-      return error(res, 400, 'ValidationException', 'invalid JSON');
-    }
+    const body = parseJson(raw);
+    if (body === undefined) return error(res, 400, 'ValidationException', 'invalid JSON');
     const modelId = decodeURIComponent(match[1]);
     const stream = match[2] === 'converse-stream';
     this.requests.push({ modelId, stream, body, headers: req.headers });

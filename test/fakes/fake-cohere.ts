@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { bagOfWordsEmbedding } from './fake-openai';
+import { readJson } from './fake-http';
 
 /**
  * A fake Cohere v2 Chat API (`POST /v2/chat`) over real HTTP, rejecting what the real API
@@ -57,14 +58,8 @@ export class FakeCohere {
 
   private async embed(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!/^Bearer \S+$/.test(req.headers.authorization ?? '')) return fail(res, 401, 'no api key supplied');
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    let body: Record<string, unknown>;
-    try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    } catch {
-      return fail(res, 400, 'invalid request: could not parse JSON body');
-    }
+    const body = await readJson<Record<string, unknown>>(req);
+    if (body === undefined) return fail(res, 400, 'invalid request: could not parse JSON body');
     this.embeddingRequests.push(body);
     const model = String(body.model);
     const status = /^error-(\d{3})$/.exec(model);
@@ -80,14 +75,8 @@ export class FakeCohere {
     if (req.method === 'POST' && req.url === '/v2/embed') return this.embed(req, res);
     if (req.method !== 'POST' || req.url !== '/v2/chat') return fail(res, 404, `Not found: ${req.url}`);
     if (!/^Bearer \S+$/.test(req.headers.authorization ?? '')) return fail(res, 401, 'no api key supplied');
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    let body: Record<string, unknown>;
-    try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    } catch {
-      return fail(res, 400, 'invalid request: could not parse JSON body');
-    }
+    const body = await readJson<Record<string, unknown>>(req);
+    if (body === undefined) return fail(res, 400, 'invalid request: could not parse JSON body');
     this.requests.push({ body, headers: req.headers });
     const problem = validate(body);
     if (problem) return fail(res, 400, problem);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { readJson } from './fake-http';
 
 /**
  * A fault-injection upstream speaking OpenAI's chat completions wire format over real HTTP.
@@ -97,14 +98,8 @@ export class FakeFaults {
     if (req.method !== 'POST' || req.url !== '/v1/chat/completions') return error(res, 404, `Unknown path ${req.url}`, 'invalid_request_error');
     const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
     if (!bearer) return error(res, 401, "You didn't provide an API key.", 'invalid_request_error', 'invalid_api_key');
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    let body: { model?: unknown; messages?: unknown; stream?: unknown; stream_options?: { include_usage?: boolean } };
-    try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    } catch {
-      return error(res, 400, 'We could not parse the JSON body of your request.', 'invalid_request_error');
-    }
+    const body = await readJson<{ model?: unknown; messages?: unknown; stream?: unknown; stream_options?: { include_usage?: boolean } }>(req);
+    if (body === undefined) return error(res, 400, 'We could not parse the JSON body of your request.', 'invalid_request_error');
     if (typeof body.model !== 'string') return error(res, 400, 'you must provide a model parameter', 'invalid_request_error');
     if (!Array.isArray(body.messages) || body.messages.length === 0) return error(res, 400, "'messages' must contain at least one message", 'invalid_request_error');
     const model = body.model;

@@ -1,6 +1,7 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { bagOfWordsEmbedding } from './fake-openai';
+import { readJson } from './fake-http';
 
 /**
  * A fake of Google's Gemini API (v1beta `generateContent` and `streamGenerateContent?alt=sse`)
@@ -64,14 +65,8 @@ export class FakeGemini {
     if (key === 'bad-key') {
       return error(res, 400, 'API key not valid. Please pass a valid API key.', [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID' }]);
     }
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    let body: Record<string, any>;
-    try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    } catch {
-      return error(res, 400, 'Invalid JSON payload received.');
-    }
+    const body = await readJson<Record<string, any>>(req);
+    if (body === undefined) return error(res, 400, 'Invalid JSON payload received.');
     const model = decodeURIComponent(match[1]);
     const stream = match[2] === 'streamGenerateContent';
     this.requests.push({ model, method: match[2], stream, body, headers: req.headers });
@@ -93,14 +88,8 @@ export class FakeGemini {
    */
   private async embeddings(req: IncomingMessage, res: ServerResponse, model: string): Promise<void> {
     if (!req.headers['x-goog-api-key']) return error(res, 403, 'Method doesn\'t allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.');
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    let body: Record<string, any>;
-    try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    } catch {
-      return error(res, 400, 'Invalid JSON payload received.');
-    }
+    const body = await readJson<Record<string, any>>(req);
+    if (body === undefined) return error(res, 400, 'Invalid JSON payload received.');
     this.embeddingRequests.push({ model, body });
     const failure = /^error-(\d{3})$/.exec(model);
     if (failure) return error(res, Number(failure[1]), `The fake answers ${failure[1]} for ${model}`);

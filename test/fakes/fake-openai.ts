@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readJson } from './fake-http';
 
 /**
  * A fake OpenAI chat completions server, speaking the documented wire format over real
@@ -81,14 +82,8 @@ export class FakeOpenAI {
     if (!/^Bearer \S+$/.test(req.headers.authorization ?? '')) {
       return error(res, 401, 'You didn\'t provide an API key.', 'invalid_request_error', null, 'invalid_api_key');
     }
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    let body: Record<string, unknown>;
-    try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    } catch {
-      return error(res, 400, 'We could not parse the JSON body of your request.', 'invalid_request_error');
-    }
+    const body = await readJson<Record<string, unknown>>(req);
+    if (body === undefined) return error(res, 400, 'We could not parse the JSON body of your request.', 'invalid_request_error');
     this.requests.push({ body, headers: req.headers });
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
@@ -156,14 +151,8 @@ export class FakeOpenAI {
     if (!/^Bearer \S+$/.test(req.headers.authorization ?? '')) {
       return error(res, 401, 'You didn\'t provide an API key.', 'invalid_request_error', null, 'invalid_api_key');
     }
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    let body: Record<string, unknown>;
-    try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    } catch {
-      return error(res, 400, 'We could not parse the JSON body of your request.', 'invalid_request_error');
-    }
+    const body = await readJson<Record<string, unknown>>(req);
+    if (body === undefined) return error(res, 400, 'We could not parse the JSON body of your request.', 'invalid_request_error');
     this.embeddingRequests.push(body);
     const problem = validateEmbeddings(body);
     if (problem) return error(res, problem.status ?? 400, problem.message, 'invalid_request_error', problem.param, problem.code);

@@ -5,6 +5,7 @@ import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { validateAnthropicRequest, writeAnthropicAnswer } from './fake-anthropic';
 import { validateGeminiRequest, writeGeminiAnswer } from './fake-gemini';
 import { bagOfWordsEmbedding } from './fake-openai';
+import { parseJson, readRaw } from './fake-http';
 
 /**
  * A fake Google Vertex AI over real HTTP:
@@ -68,9 +69,7 @@ export class FakeVertex {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const raw = Buffer.concat(chunks).toString('utf8');
+    const raw = (await readRaw(req)).toString('utf8');
     const url = new URL(req.url ?? '/', this.origin);
     if (req.method === 'POST' && url.pathname === '/token') return this.token(req, raw, res);
 
@@ -79,12 +78,8 @@ export class FakeVertex {
     if (req.method !== 'POST' || !match) return googleError(res, 404, `Unknown path ${url.pathname}`);
     const auth = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
     if (!auth || !this.issued.includes(auth[1])) return googleError(res, 401, 'Request had invalid authentication credentials. Expected OAuth 2 access token.');
-    let body: Record<string, any>;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      return googleError(res, 400, 'Invalid JSON payload received.');
-    }
+    const body = parseJson(raw);
+    if (body === undefined) return googleError(res, 400, 'Invalid JSON payload received.');
     const publisher = match[1] as 'google' | 'anthropic';
     const model = decodeURIComponent(match[2]);
     const method = match[3];
