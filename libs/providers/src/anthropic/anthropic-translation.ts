@@ -1,7 +1,7 @@
 import type { ChatStreamEvent, TokenUsage } from '../chat-provider.interface';
 import { chatCompletionBody, ChunkBuilder, FinishReason, OpenAIToolCall } from '../translation/openai-shapes';
 import { UpstreamError } from '../upstream-error';
-import { messageText, OpenAIMessage, providerRefusal, toolCallArguments } from '../translation/openai-request';
+import { alternatingTurns, jsonModeInstruction, OpenAIMessage, providerRefusal } from '../translation/openai-request';
 import { ANTHROPIC_PARAMETERS, refuseUnsupported } from '../translation/parameter-support';
 
 /**
@@ -20,14 +20,8 @@ import { ANTHROPIC_PARAMETERS, refuseUnsupported } from '../translation/paramete
 export const DEFAULT_MAX_TOKENS = 4096;
 
 type Block = Record<string, unknown>;
-interface AnthropicMessage {
-  role: 'user' | 'assistant';
-  content: Block[];
-}
-
 
 const invalid = (message: string, param: string) => providerRefusal('anthropic', message, param);
-
 
 const DATA_URL = /^data:([^;,]+);base64,(.*)$/s;
 
@@ -57,8 +51,6 @@ function contentBlocks(content: unknown, index: number): Block[] {
   return blocks;
 }
 
-const parseArguments = (args: string | undefined, index: number) => toolCallArguments('anthropic', args, index);
-
 function mapToolChoice(choice: unknown, parallel: unknown): Record<string, unknown> | undefined {
   const disableParallel = parallel === false ? { disable_parallel_tool_use: true } : {};
   if (choice === undefined || choice === null) return parallel === false ? { type: 'auto', ...disableParallel } : undefined;
@@ -74,54 +66,16 @@ function mapToolChoice(choice: unknown, parallel: unknown): Record<string, unkno
 export function toAnthropicRequest(body: Record<string, any>, model: string, defaultMaxTokens: number = DEFAULT_MAX_TOKENS): Record<string, unknown> {
   if (!Array.isArray(body.messages)) throw invalid('messages must be an array', 'messages');
   refuseUnsupported('anthropic', ANTHROPIC_PARAMETERS, body);
-  const system: string[] = [];
-  const messages: AnthropicMessage[] = [];
-  const push = (role: 'user' | 'assistant', blocks: Block[]) => {
-    if (!blocks.length) return;
-    const last = messages[messages.length - 1];
-    if (last?.role === role) last.content.push(...blocks);
-    else messages.push({ role, content: blocks });
-  };
-
-  (body.messages as OpenAIMessage[]).forEach((m, i) => {
-    switch (m?.role) {
-      case 'system':
-      case 'developer': {
-        const text = messageText(m.content);
-        if (text) system.push(text);
-        break;
-      }
-      case 'user':
-        push('user', contentBlocks(m.content, i));
-        break;
-      case 'assistant': {
-        const blocks = contentBlocks(typeof m.content === 'string' ? m.content : Array.isArray(m.content) ? m.content.filter((p: any) => p?.type === 'text') : null, i);
-        for (const call of m.tool_calls ?? []) {
-          blocks.push({ type: 'tool_use', id: call.id, name: call.function?.name, input: parseArguments(call.function?.arguments, i) });
-        }
-        push('assistant', blocks);
-        break;
-      }
-      case 'tool':
-        if (typeof m.tool_call_id !== 'string') throw invalid('tool messages need a tool_call_id', `messages[${i}].tool_call_id`);
-        push('user', [{ type: 'tool_result', tool_use_id: m.tool_call_id, content: messageText(m.content) }]);
-        break;
-      default:
-        throw invalid(`role '${String(m?.role)}' is not supported`, `messages[${i}].role`);
-    }
+  const { system, turns: messages } = alternatingTurns<Block>(body.messages as OpenAIMessage[], {
+    provider: 'anthropic',
+    content: contentBlocks,
+    toolUse: (id, name, input) => ({ type: 'tool_use', id, name, input }),
+    toolResult: (toolUseId, text) => ({ type: 'tool_result', tool_use_id: toolUseId, content: text }),
+    isToolResult: (b) => b.type === 'tool_result',
+    text: (text) => ({ type: 'text', text }),
   });
-  // Anthropic requires the conversation to start with a user turn.
-  if (!messages.length || messages[0].role !== 'user') messages.unshift({ role: 'user', content: [{ type: 'text', text: '(continue)' }] });
-  // tool_result blocks must come first in a user turn.
-  for (const m of messages) {
-    if (m.role === 'user') m.content.sort((a, b) => Number(b.type === 'tool_result') - Number(a.type === 'tool_result'));
-  }
-
-  const format = body.response_format as { type?: string; json_schema?: { schema?: unknown } } | undefined;
-  if (format?.type === 'json_object') system.push('Respond only with a single valid JSON object, and nothing else.');
-  else if (format?.type === 'json_schema') {
-    system.push(`Respond only with a single valid JSON value matching this JSON schema, and nothing else: ${JSON.stringify(format.json_schema?.schema ?? {})}`);
-  }
+  const jsonMode = jsonModeInstruction(body.response_format);
+  if (jsonMode) system.push(jsonMode);
 
   const req: Record<string, unknown> = { model, messages };
   const maxTokens = body.max_completion_tokens ?? body.max_tokens;

@@ -1,7 +1,7 @@
 import type { ChatStreamEvent, TokenUsage } from '../chat-provider.interface';
 import { chatCompletionBody, ChunkBuilder, FinishReason, OpenAIToolCall } from '../translation/openai-shapes';
 import { UpstreamError } from '../upstream-error';
-import { messageText, OpenAIMessage, providerRefusal, toolCallArguments } from '../translation/openai-request';
+import { alternatingTurns, jsonModeInstruction, OpenAIMessage, providerRefusal } from '../translation/openai-request';
 import { BEDROCK_PARAMETERS, refuseUnsupported } from '../translation/parameter-support';
 
 /**
@@ -17,14 +17,8 @@ import { BEDROCK_PARAMETERS, refuseUnsupported } from '../translation/parameter-
  */
 
 type Block = Record<string, unknown>;
-interface ConverseMessage {
-  role: 'user' | 'assistant';
-  content: Block[];
-}
-
 
 const invalid = (message: string, param: string) => providerRefusal('bedrock', message, param);
-
 
 const DATA_URL = /^data:image\/([a-z0-9.+-]+);base64,(.*)$/is;
 const IMAGE_FORMATS: Record<string, string> = { png: 'png', jpeg: 'jpeg', jpg: 'jpeg', gif: 'gif', webp: 'webp' };
@@ -59,8 +53,6 @@ function contentBlocks(content: unknown, index: number): Block[] {
   return blocks;
 }
 
-const parseArguments = (args: string | undefined, index: number) => toolCallArguments('bedrock', args, index);
-
 function mapToolChoice(choice: unknown): Record<string, unknown> | undefined {
   if (choice === undefined || choice === null || choice === 'auto') return { auto: {} };
   if (choice === 'required') return { any: {} };
@@ -73,53 +65,16 @@ function mapToolChoice(choice: unknown): Record<string, unknown> | undefined {
 export function toConverseRequest(body: Record<string, any>): Record<string, unknown> {
   if (!Array.isArray(body.messages)) throw invalid('messages must be an array', 'messages');
   refuseUnsupported('bedrock', BEDROCK_PARAMETERS, body);
-  const system: Block[] = [];
-  const messages: ConverseMessage[] = [];
-  const push = (role: 'user' | 'assistant', blocks: Block[]) => {
-    if (!blocks.length) return;
-    const last = messages[messages.length - 1];
-    if (last?.role === role) last.content.push(...blocks);
-    else messages.push({ role, content: blocks });
-  };
-
-  (body.messages as OpenAIMessage[]).forEach((m, i) => {
-    switch (m?.role) {
-      case 'system':
-      case 'developer': {
-        const text = messageText(m.content);
-        if (text) system.push({ text });
-        break;
-      }
-      case 'user':
-        push('user', contentBlocks(m.content, i));
-        break;
-      case 'assistant': {
-        const blocks = contentBlocks(typeof m.content === 'string' ? m.content : Array.isArray(m.content) ? m.content.filter((p: any) => p?.type === 'text') : null, i);
-        for (const call of m.tool_calls ?? []) {
-          blocks.push({ toolUse: { toolUseId: call.id, name: call.function?.name, input: parseArguments(call.function?.arguments, i) } });
-        }
-        push('assistant', blocks);
-        break;
-      }
-      case 'tool':
-        if (typeof m.tool_call_id !== 'string') throw invalid('tool messages need a tool_call_id', `messages[${i}].tool_call_id`);
-        push('user', [{ toolResult: { toolUseId: m.tool_call_id, content: [{ text: messageText(m.content) }] } }]);
-        break;
-      default:
-        throw invalid(`role '${String(m?.role)}' is not supported`, `messages[${i}].role`);
-    }
+  const { system: instructions, turns: messages } = alternatingTurns<Block>(body.messages as OpenAIMessage[], {
+    provider: 'bedrock',
+    content: contentBlocks,
+    toolUse: (toolUseId, name, input) => ({ toolUse: { toolUseId, name, input } }),
+    toolResult: (toolUseId, text) => ({ toolResult: { toolUseId, content: [{ text }] } }),
+    isToolResult: (b) => 'toolResult' in b,
+    text: (text) => ({ text }),
   });
-  if (!messages.length || messages[0].role !== 'user') messages.unshift({ role: 'user', content: [{ text: '(continue)' }] });
-  // toolResult blocks first in a user turn.
-  for (const m of messages) {
-    if (m.role === 'user') m.content.sort((a, b) => Number('toolResult' in b) - Number('toolResult' in a));
-  }
-
-  const format = body.response_format as { type?: string; json_schema?: { schema?: unknown } } | undefined;
-  if (format?.type === 'json_object') system.push({ text: 'Respond only with a single valid JSON object, and nothing else.' });
-  else if (format?.type === 'json_schema') {
-    system.push({ text: `Respond only with a single valid JSON value matching this JSON schema, and nothing else: ${JSON.stringify(format.json_schema?.schema ?? {})}` });
-  }
+  const jsonMode = jsonModeInstruction(body.response_format);
+  const system: Block[] = [...instructions, ...(jsonMode ? [jsonMode] : [])].map((text) => ({ text }));
 
   const req: Record<string, unknown> = { messages };
   if (system.length) req.system = system;
