@@ -248,3 +248,37 @@ export async function startGateway(dataDir: string, providerEnv: Record<string, 
     await sleep(200);
   }
 }
+
+/**
+ * Runs a benchmark's `main` under an overall deadline and exits the process with its code,
+ * stopping the children (`cleanup`) whatever happens: on success, on failure (after
+ * `onFailure`, e.g. to show the gateway's output), on SIGINT/SIGTERM, and, past the deadline,
+ * by SIGKILL (then `abandon` removes what cleanup would have).
+ */
+export function runBenchmark(what: string, main: () => Promise<number>, cleanup: () => Promise<void>, deadlineMs: number, hooks: { abandon?: () => void; onFailure?: (err: unknown) => void } = {}): void {
+  const watchdog = setTimeout(() => {
+    log(`the ${what} exceeded its ${Math.round(deadlineMs / 1000)} s deadline: killing the children and giving up`);
+    for (const { proc } of children) if (!exited(proc)) proc.kill('SIGKILL');
+    hooks.abandon?.();
+    process.exit(2);
+  }, deadlineMs);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+  main()
+    .then(async (code) => {
+      await cleanup();
+      clearTimeout(watchdog);
+      process.exit(code);
+    })
+    .catch(async (err: unknown) => {
+      log(`FAILED: ${(err as Error)?.stack ?? String(err)}`);
+      await withTimeout(cleanup(), 40_000, 'cleanup').catch((e: unknown) => log(String(e)));
+      hooks.onFailure?.(err);
+      clearTimeout(watchdog);
+      process.exit(1);
+    });
+}

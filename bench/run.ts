@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import autocannon from 'autocannon';
 import {
   children, createVirtualKey, DATABASE_URL, exited, fail, fmt, freePort, log, OutputLog, percentile, positiveNumber, readProcCpuSeconds, readTreeCpuSeconds, readVm, redact,
-  RESULTS_DIR, sleep, startChild, startFakeProcess, startGateway, stopChild, withTimeout,
+  RESULTS_DIR, runBenchmark, sleep, startChild, startFakeProcess, startGateway, stopChild, withTimeout,
 } from './common';
 
 const CHAT_PATH = '/v1/chat/completions';
@@ -543,34 +543,13 @@ function start(): void {
   // Never hang: a generous deadline for the whole run, whatever happens.
   const steps = MODES.length * CONCURRENCY.length * TARGETS.length;
   const deadlineMs = (steps * (WARMUP_S + DURATION_S + 10) + 240) * 1000;
-  const watchdog = setTimeout(() => {
-    log(`the run exceeded its ${Math.round(deadlineMs / 1000)} s deadline: killing the children and giving up`);
-    for (const { proc } of children) if (!exited(proc)) proc.kill('SIGKILL');
-    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
-    process.exit(2);
-  }, deadlineMs);
-
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      log(`${signal}: stopping`);
-      void cleanup().finally(() => process.exit(130));
-    });
-  }
-
-  main()
-    .then(async (code) => {
-      await cleanup();
-      clearTimeout(watchdog);
-      process.exit(code);
-    })
-    .catch(async (err: unknown) => {
-      log(`FAILED: ${(err as Error)?.stack ?? String(err)}`);
-      await withTimeout(cleanup(), 40_000, 'cleanup').catch((e: unknown) => log(String(e)));
+  runBenchmark('run', main, cleanup, deadlineMs, {
+    abandon: () => tempDir && rmSync(tempDir, { recursive: true, force: true }),
+    onFailure: (err) => {
       const output = gatewayOutput?.text.trim();
       if (output && !String((err as Error)?.message).includes(output)) log(`gateway output (last 40 lines):\n${output.split('\n').slice(-40).join('\n')}`);
-      clearTimeout(watchdog);
-      process.exit(1);
-    });
+    },
+  });
 }
 
 // `npm run bench -- ttfb` runs the streaming time-to-first-byte comparison by provider (bench/ttfb.ts) instead.

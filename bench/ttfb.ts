@@ -14,7 +14,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   children, createVirtualKey, DATABASE_URL, exited, fail, fmt, log, percentile, positiveNumber, readTreeCpuSeconds, redact, RESULTS_DIR, sleep, startFakeProcess,
-  startGateway, stopChild, withTimeout,
+  runBenchmark, startGateway, stopChild, withTimeout,
 } from './common';
 import { STREAM_PIECES, VERTEX_LOCATION, VERTEX_PROJECT, VERTEX_TOKEN } from './native-fakes';
 
@@ -453,30 +453,7 @@ export async function main(): Promise<number> {
 export function start(): void {
   const targets = PROVIDERS.length * 2;
   const deadlineMs = (ROUNDS * CONCURRENCY.length * targets * (30 + REQUESTS * (0.05 + FIRST_GAP_MS / 1000)) + 240) * 1000;
-  const watchdog = setTimeout(() => {
-    log(`the TTFB run exceeded its ${Math.round(deadlineMs / 1000)} s deadline: killing the children and giving up`);
-    for (const { proc } of children) if (!exited(proc)) proc.kill('SIGKILL');
-    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
-    process.exit(2);
-  }, deadlineMs);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      log(`${signal}: stopping`);
-      void cleanup().finally(() => process.exit(130));
-    });
-  }
-  main()
-    .then(async (code) => {
-      await cleanup();
-      clearTimeout(watchdog);
-      process.exit(code);
-    })
-    .catch(async (err: unknown) => {
-      log(`FAILED: ${(err as Error)?.stack ?? String(err)}`);
-      await withTimeout(cleanup(), 40_000, 'cleanup').catch((e: unknown) => log(String(e)));
-      clearTimeout(watchdog);
-      process.exit(1);
-    });
+  runBenchmark('TTFB run', main, cleanup, deadlineMs, { abandon: () => tempDir && rmSync(tempDir, { recursive: true, force: true }) });
 }
 
 if (require.main === module) start();
