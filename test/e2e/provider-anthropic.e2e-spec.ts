@@ -1,15 +1,11 @@
 import OpenAI from 'openai';
 import { FakeAnthropic } from '../fakes/fake-anthropic';
 import { expectOpenAIError, Gateway, postChat, startGateway } from './harness';
+import { collectStream, PNG, WEATHER_TOOL } from './sdk-fixtures';
 
 jest.setTimeout(30_000);
 
 const SONNET = 'anthropic/claude-sonnet-4-5';
-const WEATHER_TOOL = {
-  type: 'function' as const,
-  function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
-};
-const PNG = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
 
 describe('the anthropic provider', () => {
   let fake: FakeAnthropic;
@@ -126,18 +122,8 @@ describe('the anthropic provider', () => {
       tools: [WEATHER_TOOL],
       stream: true,
     });
-    const calls: Array<{ id?: string; name?: string; args: string }> = [];
-    let finish: string | null = null;
-    for await (const chunk of stream) {
-      for (const tc of chunk.choices[0]?.delta?.tool_calls ?? []) {
-        calls[tc.index] ??= { args: '' };
-        if (tc.id) calls[tc.index].id = tc.id;
-        if (tc.function?.name) calls[tc.index].name = tc.function.name;
-        calls[tc.index].args += tc.function?.arguments ?? '';
-      }
-      finish = chunk.choices[0]?.finish_reason ?? finish;
-    }
-    expect(finish).toBe('tool_calls');
+    const { calls, finish } = await collectStream(stream);
+    expect(finish.at(-1)).toBe('tool_calls');
     expect(calls).toEqual([
       { id: 'toolu_paris', name: 'get_weather', args: '{"city":"Paris"}' },
       { id: 'toolu_tokyo', name: 'get_weather', args: '{"city":"Tokyo","unit":"c"}' },

@@ -1,15 +1,11 @@
 import OpenAI from 'openai';
 import { FAKE_AWS, FakeBedrock } from '../fakes/fake-bedrock';
 import { expectOpenAIError, Gateway, postChat, startGateway } from './harness';
+import { collectStream, PNG, WEATHER_TOOL } from './sdk-fixtures';
 
 jest.setTimeout(30_000);
 
 const CLAUDE = 'bedrock/anthropic.claude-3-5-haiku-20241022-v1:0';
-const WEATHER_TOOL = {
-  type: 'function' as const,
-  function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
-};
-const PNG = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
 
 describe('the bedrock provider', () => {
   let fake: FakeBedrock;
@@ -136,21 +132,9 @@ describe('the bedrock provider', () => {
       tools: [WEATHER_TOOL],
       stream: true,
     });
-    const calls: Array<{ id?: string; name?: string; args: string }> = [];
-    let text = '';
-    let finish: string | null = null;
-    for await (const chunk of stream) {
-      text += chunk.choices[0]?.delta?.content ?? '';
-      for (const tc of chunk.choices[0]?.delta?.tool_calls ?? []) {
-        calls[tc.index] ??= { args: '' };
-        if (tc.id) calls[tc.index].id = tc.id;
-        if (tc.function?.name) calls[tc.index].name = tc.function.name;
-        calls[tc.index].args += tc.function?.arguments ?? '';
-      }
-      finish = chunk.choices[0]?.finish_reason ?? finish;
-    }
+    const { calls, text, finish } = await collectStream(stream);
     expect(text).toBe('Let me check.');
-    expect(finish).toBe('tool_calls');
+    expect(finish.at(-1)).toBe('tool_calls');
     expect(calls).toEqual([
       { id: 'tooluse_paris', name: 'get_weather', args: '{"city":"Paris"}' },
       { id: 'tooluse_tokyo', name: 'get_weather', args: '{"city":"Tokyo","unit":"c"}' },

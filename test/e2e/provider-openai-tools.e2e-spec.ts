@@ -2,13 +2,10 @@ import OpenAI from 'openai';
 import { FakeAzureOpenAI } from '../fakes/fake-azure';
 import { FakeOpenAI } from '../fakes/fake-openai';
 import { Gateway, startGateway } from './harness';
+import { collectStream, WEATHER_TOOL } from './sdk-fixtures';
 
 jest.setTimeout(30_000);
 
-const WEATHER_TOOL = {
-  type: 'function' as const,
-  function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
-};
 const ASK = [{ role: 'user' as const, content: 'weather in Paris and Tokyo?' }];
 const EXPECTED = [
   { id: 'call_paris', name: 'get_weather', args: '{"city":"Paris"}' },
@@ -46,21 +43,9 @@ describe.each(['openai/gpt-4o', 'azure/gpt-4o'])('two parallel tool calls throug
 
   it('streams them as tool-call deltas with indexes 0 and 1', async () => {
     const stream = await client.chat.completions.create({ model, messages: ASK, tools: [WEATHER_TOOL], stream: true, stream_options: { include_usage: true } });
-    const calls: Array<{ id?: string; name?: string; args: string }> = [];
-    let finish: string | null = null;
-    let usage: OpenAI.CompletionUsage | null | undefined;
-    for await (const chunk of stream) {
-      expect(chunk.object).toBe('chat.completion.chunk');
-      for (const tc of chunk.choices[0]?.delta?.tool_calls ?? []) {
-        calls[tc.index] ??= { args: '' };
-        if (tc.id) calls[tc.index].id = tc.id;
-        if (tc.function?.name) calls[tc.index].name = tc.function.name;
-        calls[tc.index].args += tc.function?.arguments ?? '';
-      }
-      finish = chunk.choices[0]?.finish_reason ?? finish;
-      usage = chunk.usage ?? usage;
-    }
-    expect(finish).toBe('tool_calls');
+    const { calls, finish, usage, objects } = await collectStream(stream);
+    expect([...objects]).toEqual(['chat.completion.chunk']);
+    expect(finish.at(-1)).toBe('tool_calls');
     expect(calls).toEqual(EXPECTED);
     expect(usage?.total_tokens).toBeGreaterThan(0);
   });

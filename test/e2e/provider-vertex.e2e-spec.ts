@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { FakeVertex } from '../fakes/fake-vertex';
 import { expectOpenAIError, Gateway, postChat, startGateway } from './harness';
+import { collectStream, PNG } from './sdk-fixtures';
 
 jest.setTimeout(30_000);
 
 const PROJECT = 'tokenhub-test';
 const LOCATION = 'europe-west4';
-const PNG = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
 const TOOLS: OpenAI.ChatCompletionTool[] = [
   {
     type: 'function',
@@ -22,25 +22,6 @@ const PRICES = {
   'vertex/gemini-2.5-flash': { input: 0.3, cachedInput: 0.03, output: 2.5 },
   'vertex/claude-sonnet-4@20250514': { input: 3, cachedInput: 0.3, cacheWriteInput: 3.75, output: 15 },
 };
-
-/** The tool calls of a stream, put back together by their OpenAI `index`, with the indexes seen. */
-async function collectToolCalls(stream: AsyncIterable<OpenAI.ChatCompletionChunk>) {
-  const calls: Array<{ id?: string; name?: string; args: string }> = [];
-  const indexes: number[] = [];
-  const finish: string[] = [];
-  for await (const chunk of stream) {
-    const choice = chunk.choices[0];
-    if (choice?.finish_reason) finish.push(choice.finish_reason);
-    for (const tc of choice?.delta.tool_calls ?? []) {
-      indexes.push(tc.index);
-      calls[tc.index] ??= { args: '' };
-      if (tc.id) calls[tc.index].id = tc.id;
-      if (tc.function?.name) calls[tc.index].name = tc.function.name;
-      calls[tc.index].args += tc.function?.arguments ?? '';
-    }
-  }
-  return { calls, indexes, finish };
-}
 
 describe('the Vertex AI provider', () => {
   let vertex: FakeVertex;
@@ -217,7 +198,7 @@ describe('the Vertex AI provider', () => {
         max_tokens: 64,
         stream: true,
       });
-      const { calls, indexes, finish } = await collectToolCalls(stream);
+      const { calls, indexes, finish } = await collectStream(stream);
       expect(vertex.last.method).toBe(methods[1]);
       expect(calls).toEqual(expected);
       expect([...new Set(indexes)]).toEqual([0, 1]);
