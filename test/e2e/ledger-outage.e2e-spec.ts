@@ -156,8 +156,10 @@ if (embedded) {
       );
     });
     expect(rows.map((r) => r.request_id).sort()).toEqual([...requestIds].sort());
-    const [{ records }] = await query<{ records: string }>(`SELECT count(*) AS records FROM usage_records`);
-    const [{ counted }] = await query<{ counted: string | null }>(`SELECT sum(requests) AS counted FROM usage_rollups`);
+    // One statement, one snapshot: a batch the gateway commits meanwhile is in both counts or in neither.
+    const [{ records, counted }] = await query<{ records: string; counted: string | null }>(
+      `SELECT (SELECT count(*) FROM usage_records) AS records, (SELECT sum(requests) FROM usage_rollups) AS counted`,
+    );
     expect(Number(counted)).toBe(Number(records));
   }
 
