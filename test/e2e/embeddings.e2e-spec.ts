@@ -1,5 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -9,7 +8,7 @@ import { FAKE_AWS, FakeBedrock } from '../fakes/fake-bedrock';
 import { FakeCohere } from '../fakes/fake-cohere';
 import { FakeGemini } from '../fakes/fake-gemini';
 import { bagOfWordsEmbedding, FakeOpenAI } from '../fakes/fake-openai';
-import { FakeVertex } from '../fakes/fake-vertex';
+import { FakeVertex, startFakeVertex } from '../fakes/fake-vertex';
 import { EmbeddingsService } from '../../apps/gateway/src/embeddings/embeddings.service';
 import { UpstreamError } from '@tokenhub/providers';
 import { createBudget, setLimits } from './governance-helpers';
@@ -344,24 +343,10 @@ describe('POST /v1/embeddings on Vertex AI', () => {
   let dir: string;
 
   beforeAll(async () => {
-    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const account = { clientEmail: 'gateway@tokenhub-test.iam.gserviceaccount.com', keyId: 'kid-embed-1', project: PROJECT, location: LOCATION };
-    vertex = new FakeVertex(publicKey.export({ type: 'spki', format: 'pem' }).toString(), account);
-    const { baseUrl, tokenUrl } = await vertex.start();
     dir = mkdtempSync(join(tmpdir(), 'tokenhub-vertex-embed-'));
-    const credentialsFile = join(dir, 'service-account.json');
-    writeFileSync(
-      credentialsFile,
-      JSON.stringify({
-        type: 'service_account',
-        project_id: PROJECT,
-        private_key_id: account.keyId,
-        private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-        client_email: account.clientEmail,
-        token_uri: 'https://oauth2.googleapis.com/token',
-      }),
-    );
-    gw = await startGateway({ VERTEX_PROJECT: PROJECT, VERTEX_LOCATION: LOCATION, VERTEX_CREDENTIALS_FILE: credentialsFile, VERTEX_BASE_URL: baseUrl, VERTEX_TOKEN_URL: tokenUrl });
+    let env: Record<string, string>;
+    ({ vertex, env } = await startFakeVertex({ project: PROJECT, location: LOCATION, keyId: 'kid-embed-1', dir }));
+    gw = await startGateway(env);
     const { key } = await gw.createKey('vertex-embeddings');
     client = new OpenAI({ apiKey: key, baseURL: `${gw.url}/v1`, maxRetries: 0 });
   });

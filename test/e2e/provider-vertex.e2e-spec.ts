@@ -1,9 +1,8 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
-import { FakeVertex } from '../fakes/fake-vertex';
+import { FakeVertex, startFakeVertex } from '../fakes/fake-vertex';
 import { expectOpenAIError, Gateway, postChat, startGateway } from './harness';
 import { collectStream, PNG } from './sdk-fixtures';
 
@@ -31,33 +30,12 @@ describe('the Vertex AI provider', () => {
   let dir: string;
 
   beforeAll(async () => {
-    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const account = { clientEmail: 'gateway@tokenhub-test.iam.gserviceaccount.com', keyId: 'kid-test-1', project: PROJECT, location: LOCATION };
-    vertex = new FakeVertex(publicKey.export({ type: 'spki', format: 'pem' }).toString(), account);
-    const { baseUrl, tokenUrl } = await vertex.start();
     dir = mkdtempSync(join(tmpdir(), 'tokenhub-vertex-'));
-    const credentialsFile = join(dir, 'service-account.json');
-    writeFileSync(
-      credentialsFile,
-      JSON.stringify({
-        type: 'service_account',
-        project_id: PROJECT,
-        private_key_id: account.keyId,
-        private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-        client_email: account.clientEmail,
-        token_uri: 'https://oauth2.googleapis.com/token',
-      }),
-    );
+    let env: Record<string, string>;
+    ({ vertex, env } = await startFakeVertex({ project: PROJECT, location: LOCATION, keyId: 'kid-test-1', dir }));
     const catalog = join(dir, 'catalog.json');
     writeFileSync(catalog, JSON.stringify({ version: 'vertex-spec', models: PRICES }));
-    gw = await startGateway({
-      MODEL_CATALOG_PATH: catalog,
-      VERTEX_PROJECT: PROJECT,
-      VERTEX_LOCATION: LOCATION,
-      VERTEX_CREDENTIALS_FILE: credentialsFile,
-      VERTEX_BASE_URL: baseUrl,
-      VERTEX_TOKEN_URL: tokenUrl,
-    });
+    gw = await startGateway({ MODEL_CATALOG_PATH: catalog, ...env });
     ({ key } = await gw.createKey('vertex-spec'));
     client = new OpenAI({ apiKey: key, baseURL: `${gw.url}/v1`, maxRetries: 0 });
   });

@@ -1,6 +1,8 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createPublicKey, KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, KeyObject } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { validateAnthropicRequest, writeAnthropicAnswer } from './fake-anthropic';
 import { validateGeminiRequest, writeGeminiAnswer } from './fake-gemini';
@@ -169,4 +171,30 @@ const STATUS_NAMES: Record<number, string> = { 400: 'INVALID_ARGUMENT', 401: 'UN
 function googleError(res: ServerResponse, status: number, message: string): void {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify({ error: { code: status, message, status: STATUS_NAMES[status] ?? 'UNKNOWN' } }));
+}
+
+/**
+ * A fake Vertex AI resource with a fresh service account: the running fake, and the
+ * environment that points TokenHub at it (credentials file written under `dir`, which the
+ * caller removes with the fake).
+ */
+export async function startFakeVertex(options: { project: string; location: string; keyId: string; dir: string }): Promise<{ vertex: FakeVertex; env: Record<string, string> }> {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const account = { clientEmail: 'gateway@tokenhub-test.iam.gserviceaccount.com', keyId: options.keyId, project: options.project, location: options.location };
+  const vertex = new FakeVertex(publicKey.export({ type: 'spki', format: 'pem' }).toString(), account);
+  const { baseUrl, tokenUrl } = await vertex.start();
+  const credentialsFile = join(options.dir, 'service-account.json');
+  writeFileSync(
+    credentialsFile,
+    JSON.stringify({
+      type: 'service_account',
+      project_id: options.project,
+      private_key_id: account.keyId,
+      private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      client_email: account.clientEmail,
+      token_uri: 'https://oauth2.googleapis.com/token',
+    }),
+  );
+  const env = { VERTEX_PROJECT: options.project, VERTEX_LOCATION: options.location, VERTEX_CREDENTIALS_FILE: credentialsFile, VERTEX_BASE_URL: baseUrl, VERTEX_TOKEN_URL: tokenUrl };
+  return { vertex, env };
 }
