@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { IncomingMessage, Server, ServerResponse, STATUS_CODES } from 'node:http';
+import { IncomingMessage, RequestListener, Server, ServerResponse, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { INestApplication, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -11,11 +11,11 @@ import { instanceToPlain } from 'class-transformer';
 import express, { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { AppModule } from './app.module';
+import { chatListener, ChatRoute } from './chat/chat-listener';
+import { CHAT_PATH, chatRequestFromExpress } from './chat/chat-request';
 import { ChatService } from './chat/chat.service';
 import { LedgerFullError } from './usage/ledger-full.error';
 import { UsageWriter } from './usage/usage-writer.service';
-
-export const CHAT_PATH = '/v1/chat/completions';
 
 /** Builds the gateway, ready to `listen`; shared by `main.ts`, the e2e suite and the benchmark. */
 export async function createGatewayApp(config: GatewayConfig, logger: Logger): Promise<INestApplication> {
@@ -32,11 +32,7 @@ export async function createGatewayApp(config: GatewayConfig, logger: Logger): P
     res.setHeader('x-request-id', res.locals.requestId as string);
     next();
   });
-  // An unknown `Expect` is ignored (RFC 9110 allows it) rather than answered by Node with a bare 417.
-  const server = app.getHttpServer() as Server;
-  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
-  server.on('clientError', answerClientError);
-  app.use(express.json({ limit: config.bodyLimit, verify: verifyUtf8 }));
+  app.use(express.json({ limit: config.bodyLimitBytes, verify: verifyUtf8 }));
   // Express passes what this throws to the error handler below, like a body parser failure.
   app.use((req: Request, _res: Response, next: NextFunction) => {
     checkJsonDepth(req.body);
@@ -47,22 +43,36 @@ export async function createGatewayApp(config: GatewayConfig, logger: Logger): P
     checkNoNul(req.query, req.body);
     next();
   });
-  // What fails above (bad JSON, not UTF-8, too deep, too large, bad charset, NUL in an admin request) is
-  // answered OpenAI-shaped, and on the chat endpoint recorded like any other request.
+
+  // The chat endpoint. ChatService does its own authentication, validation, errors and usage
+  // record, so it is served ahead of Nest's router: plain JSON requests straight off node:http
+  // (chatListener), the others (compressed, another charset, not JSON) through Express's parser.
+  // A full usage spool refuses first: nothing is served that could not be recorded.
+  // (ChatController describes the endpoint in the API docs.)
   const chat = app.get(ChatService);
+  const ledger = app.get(UsageWriter);
+  const route: ChatRoute = {
+    serve: (req, res) => {
+      if (!ledger.accepting) sendError(res, toErrorResponse(new LedgerFullError(), req.requestId, logger));
+      else void chat.handle(req, res);
+    },
+    // Bad JSON, not UTF-8, too deep, too large, aborted: answered OpenAI-shaped, and recorded like any other request.
+    reject: (req, res, err) => void chat.reject(req, res, err),
+  };
+  http.post(CHAT_PATH, (req: Request, res: Response) => route.serve(chatRequestFromExpress(req, res), res));
+  // What fails above (the same as for chat, or NUL in an admin request) is answered OpenAI-shaped.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    if (req.path === CHAT_PATH) void chat.reject(req, res, err);
+    if (req.path === CHAT_PATH) route.reject({ requestId: res.locals.requestId as string, headers: req.headers }, res, err);
     else sendError(res, toErrorResponse(err, res.locals.requestId as string, logger));
   });
-  // The chat endpoint is answered here, ahead of Nest's router: ChatService does its own
-  // authentication, validation, errors and usage record, so the router's layers would only
-  // cost time on the hot path. (ChatController describes the endpoint in the API docs.)
-  // A full usage spool refuses first: nothing is served that could not be recorded.
-  const ledger = app.get(UsageWriter);
-  http.post(CHAT_PATH, (req: Request, res: Response) => {
-    if (!ledger.accepting) sendError(res, toErrorResponse(new LedgerFullError(), res.locals.requestId as string, logger));
-    else void chat.handle(req, res);
-  });
+
+  const server = app.getHttpServer() as Server;
+  const expressListener = server.listeners('request')[0] as RequestListener;
+  server.removeAllListeners('request');
+  server.on('request', chatListener(route, config.bodyLimitBytes, expressListener));
+  // An unknown `Expect` is ignored (RFC 9110 allows it) rather than answered by Node with a bare 417.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
+  server.on('clientError', answerClientError);
 
   app.useGlobalFilters(new OpenAIExceptionFilter(logger));
   app.useGlobalPipes(

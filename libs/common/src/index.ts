@@ -6,3 +6,4 @@ export * from './validation/json-body';
 export * from './crypto/secret-box';
 export * from './http/drained';
 export * from './http/header-value';
+export * from './http/read-json-body';

@@ -103,7 +103,8 @@ export interface GatewayConfig {
   ledger: LedgerConfig;
   usageFlushIntervalMs: number;
   usageBatchSize: number;
-  bodyLimit: string;
+  /** The largest request body accepted, in bytes (`BODY_LIMIT`, e.g. `10mb`); larger ones get a 413. */
+  bodyLimitBytes: number;
   shutdownGraceMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   modelCatalogPath?: string;

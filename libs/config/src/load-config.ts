@@ -380,7 +380,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     },
     usageFlushIntervalMs: parsed.USAGE_FLUSH_INTERVAL_MS ?? 250,
     usageBatchSize: parsed.USAGE_BATCH_SIZE ?? 500,
-    bodyLimit: parsed.BODY_LIMIT ?? '10mb',
+    bodyLimitBytes: byteSize(parsed.BODY_LIMIT ?? '10mb'),
     shutdownGraceMs: parsed.SHUTDOWN_GRACE_MS ?? 25_000,
     logLevel: parsed.LOG_LEVEL ?? 'info',
     modelCatalogPath: parsed.MODEL_CATALOG_PATH,
@@ -419,4 +419,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
 function tracingConfig(tracesUrl: string | undefined, baseUrl: string | undefined, serviceName: string | undefined): TracingConfig | undefined {
   const url = tracesUrl ?? (baseUrl ? `${baseUrl.replace(/\/+$/, '')}/v1/traces` : undefined);
   return url ? { tracesUrl: url, serviceName: serviceName || 'tokenhub' } : undefined;
+}
+
+const BYTE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 * 1024 };
+
+/** `10mb` → bytes (units of 1024, as the body parser counts them); the format is checked above. */
+function byteSize(value: string): number {
+  const [, digits, unit] = /^(\d+)(b|kb|mb)$/i.exec(value)!;
+  return Number(digits) * BYTE_UNITS[unit.toLowerCase()];
 }

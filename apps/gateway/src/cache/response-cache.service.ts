@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
 import { GATEWAY_CONFIG, type GatewayConfig } from '@tokenhub/config';
 import type { ResolvedModel } from '@tokenhub/providers';
 import { ResponseCacheEntryEntity, ResponseCacheRepository } from '@tokenhub/store';
-import type { Request } from 'express';
 import type { Logger } from 'pino';
 import type { ChatExchange } from '../chat/chat-exchange';
 import { SseWriter } from '../chat/sse-writer';
@@ -55,7 +55,7 @@ export class ResponseCacheService {
    * Called once the request is admitted. Returns true when a cached answer was sent (and
    * the exchange filled in as served); false when the request goes upstream.
    */
-  async serve(ex: ChatExchange, req: Request, body: Record<string, unknown>, targets: ResolvedModel[], signal: AbortSignal): Promise<boolean> {
+  async serve(ex: ChatExchange, req: { headers: IncomingHttpHeaders }, body: Record<string, unknown>, targets: ResolvedModel[], signal: AbortSignal): Promise<boolean> {
     if (!ex.principal) return false;
     // Key first, then team, then customer: the first level that sets it.
     const policy = <K extends 'cacheNamespace' | 'cacheTtlSeconds'>(field: K) =>

@@ -1,13 +1,12 @@
+import type { ServerResponse } from 'node:http';
 import { headerValue, storable, toErrorResponse } from '@tokenhub/common';
 import type { TokenUsage } from '@tokenhub/providers';
 import type { AttemptRecord, UsageRecordEntity } from '@tokenhub/store';
-import type { Response } from 'express';
 import { Principal } from '../auth/principal';
 import type { RequestTrace } from '../tracing/request-trace';
+import { CHAT_PATH } from './chat-request';
 import { METADATA_MAX_CHARS } from './dto/chat-completion-request.dto';
 import { isSmallJsonObject } from './dto/message-content.validator';
-
-const CHAT_ENDPOINT = '/v1/chat/completions';
 
 /**
  * Everything known about one request to the chat endpoint while it runs, and the
@@ -52,7 +51,7 @@ export class ChatExchange {
 
   constructor(
     readonly requestId: string,
-    readonly res: Response,
+    readonly res: ServerResponse,
   ) {}
 
   elapsedMs(): number {
@@ -97,7 +96,7 @@ export class ChatExchange {
       requestId: this.requestId,
       createdAt: new Date(this.startedAt),
       finishedAt: new Date(),
-      endpoint: CHAT_ENDPOINT,
+      endpoint: CHAT_PATH,
       keyId: this.principal?.kind === 'virtual_key' ? this.principal.keyId : null,
       teamId: this.principal && this.principal.kind !== 'admin' ? this.principal.teamId : null,
       customerId: this.principal && this.principal.kind !== 'admin' ? this.principal.customerId : null,

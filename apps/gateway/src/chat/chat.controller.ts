@@ -2,6 +2,7 @@ import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiExtraModels, ApiHeader, ApiOkResponse, ApiOperation, ApiResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ApiErrorResponses, OpenAIErrorResponse } from '../common/api-error-responses';
+import { chatRequestFromExpress } from './chat-request';
 import { ChatService } from './chat.service';
 import { ChatCompletionRequestDto } from './dto/chat-completion-request.dto';
 import { ChatCompletionResponse } from './dto/chat-completion-response.dto';
@@ -97,9 +98,9 @@ export class ChatController {
     schema: { $ref: getSchemaPath(OpenAIErrorResponse) },
   })
   @ApiErrorResponses(400, 401, 413, 429, 500, 502, 503, 504)
-  // `createGatewayApp` serves this path ahead of Nest's router (the same `ChatService.handle`):
+  // `createGatewayApp` serves this path ahead of Express and Nest (the same `ChatService.handle`):
   // this handler describes the endpoint for the API docs and serves only apps built without it.
   async create(@Req() req: Request, @Res() res: Response): Promise<void> {
-    await this.chat.handle(req, res);
+    await this.chat.handle(chatRequestFromExpress(req, res), res);
   }
 }

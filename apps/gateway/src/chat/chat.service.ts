@@ -1,8 +1,8 @@
+import type { ServerResponse } from 'node:http';
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { errorTypeForStatus, GatewayError, InvalidRequestError } from '@tokenhub/common';
 import { GATEWAY_CONFIG, type GatewayConfig } from '@tokenhub/config';
 import { ChatCall, ClientCancelledError, ModelCatalog, ProviderRegistry, ResolvedModel, unsupportedParameterError, UpstreamError } from '@tokenhub/providers';
-import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { AuthService } from '../auth/auth.service';
 import { ResponseCacheService } from '../cache/response-cache.service';
@@ -12,6 +12,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { TracingService } from '../tracing/tracing.service';
 import { UsageWriter } from '../usage/usage-writer.service';
 import { ChatExchange } from './chat-exchange';
+import type { ChatRequest } from './chat-request';
 import { DEFAULT_TEMPERATURE } from './dto/chat-completion-request.dto';
 import { validateChatRequest } from './dto/validate-chat-request';
 import { SseWriter } from './sse-writer';
@@ -47,8 +48,8 @@ export class ChatService implements OnModuleDestroy {
     metrics.trackInFlight(() => this.inFlight.size);
   }
 
-  async handle(req: Request, res: Response): Promise<void> {
-    const exchange = new ChatExchange(res.locals.requestId as string, res);
+  async handle(req: ChatRequest, res: ServerResponse): Promise<void> {
+    const exchange = new ChatExchange(req.requestId, res);
     exchange.trace = this.tracing.startRequest(req);
     const abort = new AbortController();
     this.inFlight.add(abort);
@@ -59,7 +60,7 @@ export class ChatService implements OnModuleDestroy {
       exchange.captureAudit(req.body);
       exchange.dropParams = dropParamsWanted(req.headers[DROP_PARAMS_HEADER], this.config.dropParams);
       exchange.principal = await this.auth.authenticate(req.headers.authorization);
-      if (!req.is('application/json')) {
+      if (!req.json) {
         throw new InvalidRequestError('Content-Type must be application/json.', null, 'unsupported_media_type', 415);
       }
       const dto = await validateChatRequest(req.body);
@@ -90,8 +91,8 @@ export class ChatService implements OnModuleDestroy {
   }
 
   /** Answers a request whose body could not be read (bad JSON, too large), and records it. */
-  async reject(req: Request, res: Response, err: unknown): Promise<void> {
-    const exchange = new ChatExchange(res.locals.requestId as string, res);
+  async reject(req: Pick<ChatRequest, 'requestId' | 'headers'>, res: ServerResponse, err: unknown): Promise<void> {
+    const exchange = new ChatExchange(req.requestId, res);
     exchange.trace = this.tracing.startRequest(req);
     const tracked = new AbortController();
     this.inFlight.add(tracked);

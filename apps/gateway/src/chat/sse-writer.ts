@@ -1,5 +1,5 @@
+import type { ServerResponse } from 'node:http';
 import { drained, toErrorResponse } from '@tokenhub/common';
-import type { Response } from 'express';
 
 const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -10,7 +10,7 @@ const SSE_HEADERS = {
 
 /** Writes server-sent events, flushed one by one, respecting the socket's backpressure. */
 export class SseWriter {
-  constructor(private readonly res: Response) {
+  constructor(private readonly res: ServerResponse) {
     res.writeHead(200, SSE_HEADERS);
     res.flushHeaders();
   }

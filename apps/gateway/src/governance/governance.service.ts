@@ -1,9 +1,9 @@
+import type { ServerResponse } from 'node:http';
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { GatewayError } from '@tokenhub/common';
 import { GATEWAY_CONFIG, type GatewayConfig } from '@tokenhub/config';
 import { ModelCatalog, ResolvedModel, TokenUsage } from '@tokenhub/providers';
 import { BudgetEntity, BudgetLedgerRepository, BudgetScope, LimitsColumns } from '@tokenhub/store';
-import type { Response } from 'express';
 import type { Logger } from 'pino';
 import type { PolicyScope, Principal } from '../auth/principal';
 import { LOGGER } from '../logging.tokens';
@@ -289,7 +289,7 @@ export class Admission {
     private readonly logger: Logger,
   ) {}
 
-  applyHeaders(res: Response): void {
+  applyHeaders(res: ServerResponse): void {
     for (const [name, value] of Object.entries(this.headers)) res.setHeader(name, value);
   }
 

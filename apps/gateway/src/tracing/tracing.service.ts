@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { defaultTextMapGetter, ROOT_CONTEXT, SpanKind, Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -5,7 +6,6 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { GATEWAY_CONFIG, type GatewayConfig } from '@tokenhub/config';
-import type { Request } from 'express';
 import type { Logger } from 'pino';
 import { LOGGER } from '../logging.tokens';
 import { RequestTrace } from './request-trace';
@@ -36,7 +36,7 @@ export class TracingService implements OnApplicationShutdown {
   }
 
   /** The span of a chat request that starts now, child of the caller's W3C `traceparent` when it sent one. */
-  startRequest(req: Request): RequestTrace | null {
+  startRequest(req: { headers: IncomingHttpHeaders }): RequestTrace | null {
     if (!this.tracer) return null;
     const parent = this.propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
     const span = this.tracer.startSpan(

@@ -1,7 +1,7 @@
+import type { ServerResponse } from 'node:http';
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/common';
-import type { Response } from 'express';
 import type { Logger } from 'pino';
-import { errorTypeForStatus, GatewayError, OpenAIErrorBody } from '../errors/gateway-error';
+import { errorTypeForStatus, GatewayError, InvalidRequestError, OpenAIErrorBody } from '../errors/gateway-error';
 
 /** What every error becomes on the wire: a status, OpenAI's error body, and headers. */
 export interface ErrorResponse {
@@ -21,6 +21,19 @@ const BODY_PARSER_MESSAGES: Record<string, string> = {
   'charset.unsupported': 'The request body must be UTF-8 encoded JSON.',
 };
 
+/**
+ * A request body that could not be read, as the client hears of it. `type` names the failure
+ * as the body parser does (`entity.too.large`, `entity.parse.failed`, `request.aborted`, …);
+ * `limit` is the body limit in bytes, `message` what to say when the type has no message here.
+ */
+export function bodyReadError(type: string, status: number, detail: { limit?: number; message?: string } = {}): InvalidRequestError {
+  const message =
+    type === 'entity.too.large' && typeof detail.limit === 'number'
+      ? `The request body is larger than this server accepts (${detail.limit} bytes).`
+      : (BODY_PARSER_MESSAGES[type] ?? String(detail.message ?? 'Bad request'));
+  return new InvalidRequestError(message, null, codeForStatus(status), status);
+}
+
 /** Turns anything thrown into the OpenAI error shape; unknown errors become a 500 with the request id. */
 export function toErrorResponse(exception: unknown, requestId: string | undefined, logger?: Logger): ErrorResponse {
   if (exception instanceof GatewayError) {
@@ -37,12 +50,8 @@ export function toErrorResponse(exception: unknown, requestId: string | undefine
   const status = (exception as { status?: number; statusCode?: number })?.status ?? (exception as { statusCode?: number })?.statusCode;
   const type = (exception as { type?: string })?.type;
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    const limit = (exception as { limit?: number }).limit;
-    const message =
-      type === 'entity.too.large' && typeof limit === 'number'
-        ? `The request body is larger than this server accepts (${limit} bytes).`
-        : (BODY_PARSER_MESSAGES[type ?? ''] ?? String((exception as Error).message ?? 'Bad request'));
-    return { status, body: { error: { message, type: 'invalid_request_error', param: null, code: codeForStatus(status) } }, headers: {} };
+    const error = bodyReadError(type ?? '', status, { limit: (exception as { limit?: number }).limit, message: (exception as Error).message });
+    return { status, body: error.toBody(), headers: {} };
   }
   logger?.error({ err: exception, requestId }, 'unhandled error');
   return {
@@ -52,7 +61,7 @@ export function toErrorResponse(exception: unknown, requestId: string | undefine
   };
 }
 
-export function sendError(res: Response, error: ErrorResponse): void {
+export function sendError(res: ServerResponse, error: ErrorResponse): void {
   if (res.headersSent) {
     if (!res.writableEnded) res.end();
     return;
@@ -67,7 +76,7 @@ export class OpenAIExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
-    const res = ctx.getResponse<Response>();
+    const res = ctx.getResponse<ServerResponse>();
     sendError(res, toErrorResponse(exception, res.getHeader('x-request-id') as string | undefined, this.logger));
   }
 }
