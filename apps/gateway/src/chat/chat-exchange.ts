@@ -89,10 +89,10 @@ export class ChatExchange {
     this.res.end(JSON.stringify(response.body));
   }
 
-  /** The usage record; its strings (the client's `user`, `model`, metadata, error messages) made storable in Postgres. */
+  /** The usage record; the strings that come from clients or upstreams (`user`, models, metadata, error messages) made storable in Postgres. */
   toRecord(): UsageRecordEntity {
     const u = this.usage;
-    return storable({
+    return {
       requestId: this.requestId,
       createdAt: new Date(this.startedAt),
       finishedAt: new Date(),
@@ -100,17 +100,17 @@ export class ChatExchange {
       keyId: this.principal?.kind === 'virtual_key' ? this.principal.keyId : null,
       teamId: this.principal && this.principal.kind !== 'admin' ? this.principal.teamId : null,
       customerId: this.principal && this.principal.kind !== 'admin' ? this.principal.customerId : null,
-      principal: this.principal?.id ?? 'anonymous',
-      user: this.user,
-      metadata: this.metadata,
-      requestedModel: this.requestedModel,
+      principal: storable(this.principal?.id ?? 'anonymous'),
+      user: storable(this.user),
+      metadata: storable(this.metadata),
+      requestedModel: storable(this.requestedModel),
       servedProvider: this.servedProvider,
-      servedModel: this.servedModel,
-      attempts: this.attempts,
+      servedModel: storable(this.servedModel),
+      attempts: storable(this.attempts),
       statusCode: this.statusCode,
-      errorType: this.error?.type ?? null,
-      errorCode: this.error?.code ?? null,
-      errorMessage: this.error?.message.slice(0, 4000) ?? null,
+      errorType: storable(this.error?.type ?? null),
+      errorCode: storable(this.error?.code ?? null),
+      errorMessage: storable(this.error?.message.slice(0, 4000) ?? null),
       promptTokens: u?.promptTokens ?? null,
       completionTokens: u?.completionTokens ?? null,
       cachedTokens: u?.cachedTokens ?? null,
@@ -123,7 +123,7 @@ export class ChatExchange {
       cacheResult: this.cacheResult,
       cacheSimilarity: this.cacheSimilarity,
       cacheSavedUsd: this.cacheSavedUsd,
-    });
+    };
   }
 }
 

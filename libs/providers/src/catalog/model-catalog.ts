@@ -30,6 +30,8 @@ interface CatalogFile {
 const DATED_SUFFIX = /(-\d{4}-\d{2}-\d{2}|-\d{8}|@\d{8})$/;
 /** Bedrock cross-region inference profiles (`us.anthropic.claude-...`) price as the model they route to. */
 const GEO_PREFIX = /^(us|eu|apac|global|jp|au|ca|us-gov)\./;
+/** How many names `lookup` remembers beyond the catalog's own ids. */
+const MAX_RESOLVED_NAMES = 10_000;
 const NUMERIC_FIELDS = ['contextWindow', 'maxOutputTokens', 'input', 'cachedInput', 'cacheWriteInput', 'output'] as const;
 
 /**
@@ -42,6 +44,8 @@ export class ModelCatalog {
   private readonly models = new Map<string, ModelEntry>();
   /** Bare model name to the provider that serves it, for names like `gpt-4o`. */
   private readonly providerByBareName = new Map<string, string>();
+  /** `lookup`'s answers for names that are not catalog ids themselves (dated, geo-prefixed, unknown). */
+  private readonly resolvedNames = new Map<string, ModelEntry | null>();
 
   constructor(overridePath?: string) {
     const bundled = bundledCatalog as CatalogFile;
@@ -72,12 +76,22 @@ export class ModelCatalog {
    * `claude-sonnet-4-5@20250929` as `claude-sonnet-4-5`) or a Bedrock geo prefix (`us.`, `global.`).
    */
   lookup(provider: string, model: string): ModelEntry | undefined {
+    const id = `${provider}/${model}`;
+    const exact = this.models.get(id);
+    if (exact) return exact;
+    // Asked on every request: the answer for a name is kept (null: not in the catalog), the
+    // memo bounded since the names come from clients.
+    const known = this.resolvedNames.get(id);
+    if (known !== undefined) return known ?? undefined;
     const bare = model.replace(GEO_PREFIX, '');
-    for (const candidate of [model, model.replace(DATED_SUFFIX, ''), bare, bare.replace(DATED_SUFFIX, '')]) {
-      const entry = this.models.get(`${provider}/${candidate}`);
-      if (entry) return entry;
+    let found: ModelEntry | null = null;
+    for (const candidate of [model.replace(DATED_SUFFIX, ''), bare, bare.replace(DATED_SUFFIX, '')]) {
+      found = this.models.get(`${provider}/${candidate}`) ?? null;
+      if (found) break;
     }
-    return undefined;
+    if (this.resolvedNames.size >= MAX_RESOLVED_NAMES) this.resolvedNames.clear();
+    this.resolvedNames.set(id, found);
+    return found ?? undefined;
   }
 
   /** Every catalog model id (`provider/model`), in catalog order. */

@@ -7,31 +7,44 @@ import { toUpstreamError, UpstreamResponse } from './upstream-http-client';
  * dodge the idle deadline is cut off: 504 `upstream_timeout`) and stay under the size cap
  * (502 `upstream_response_too_large`).
  */
-export async function readBody(res: UpstreamResponse, signal: AbortSignal): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
+export function readBody(res: UpstreamResponse, signal: AbortSignal): Promise<Buffer> {
+  const body = res.body;
   const limits = res.bodyLimits;
-  let timer: NodeJS.Timeout | undefined;
-  if (limits) {
-    const cutOff = () => res.body.destroy(new UpstreamError('timeout', 504, 'upstream response took longer than the response deadline', { code: 'upstream_timeout' }));
-    const left = limits.deadlineAt - Date.now();
-    if (left <= 0) cutOff();
-    else timer = setTimeout(cutOff, left);
-  }
-  try {
-    for await (const chunk of res.body) {
-      size += (chunk as Buffer).length;
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let timer: NodeJS.Timeout | undefined;
+    let settled = false;
+    const settle = (err: unknown, buffer?: Buffer) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('close', onClose);
+      if (err === null) resolve(buffer!);
+      else reject(toUpstreamError(err, signal));
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
       if (limits && size > limits.maxBytes) {
-        const tooLarge = new UpstreamError('protocol', 502, `upstream response is larger than ${limits.maxBytes} bytes`, { code: 'upstream_response_too_large' });
-        res.body.destroy();
-        throw tooLarge;
-      }
-      chunks.push(chunk as Buffer);
+        settle(new UpstreamError('protocol', 502, `upstream response is larger than ${limits.maxBytes} bytes`, { code: 'upstream_response_too_large' }));
+        body.destroy();
+      } else chunks.push(chunk);
+    };
+    const onEnd = () => settle(null, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    // Closed without an end: a reset, or destroyed by the deadline below (its error comes first).
+    const onClose = () => settle(Object.assign(new Error('upstream response closed early'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    if (body.destroyed) return settle(body.errored ?? new Error('upstream response closed early'));
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.on('close', onClose);
+    body.once('error', (err) => settle(err));
+    if (limits) {
+      const cutOff = () => body.destroy(new UpstreamError('timeout', 504, 'upstream response took longer than the response deadline', { code: 'upstream_timeout' }));
+      const left = limits.deadlineAt - Date.now();
+      if (left <= 0) cutOff();
+      else timer = setTimeout(cutOff, left);
     }
-  } catch (err) {
-    throw toUpstreamError(err, signal);
-  } finally {
-    clearTimeout(timer);
-  }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+  });
 }

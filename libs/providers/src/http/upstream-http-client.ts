@@ -24,6 +24,9 @@ export interface BodyLimits {
   maxBytes: number;
 }
 
+/** How many URLs `target` remembers. */
+const MAX_TARGETS = 1_000;
+
 export type UpstreamResponse = Dispatcher.ResponseData & { readonly bodyLimits?: BodyLimits };
 
 /**
@@ -34,6 +37,7 @@ export type UpstreamResponse = Dispatcher.ResponseData & { readonly bodyLimits?:
  */
 export class UpstreamHttpClient {
   private readonly agent: Agent;
+  private readonly targets = new Map<string, { origin: string; path: string }>();
 
   constructor(private readonly timeouts: UpstreamTimeouts) {
     this.agent = new Agent({
@@ -50,9 +54,10 @@ export class UpstreamHttpClient {
     const started = Date.now();
     let res: Dispatcher.ResponseData;
     try {
+      const { origin, path } = this.target(req.url);
       res = await this.agent.request({
-        origin: new URL(req.url).origin,
-        path: req.url.slice(req.url.indexOf('/', req.url.indexOf('//') + 2)),
+        origin,
+        path,
         method: 'POST',
         headers: req.headers,
         body: req.body,
@@ -66,6 +71,17 @@ export class UpstreamHttpClient {
     if (req.onOutcome) reportOutcome(res, req.onOutcome, req.signal);
     const bodyLimits: BodyLimits = { deadlineAt: started + this.timeouts.responseMs, maxBytes: this.timeouts.maxResponseBytes };
     return Object.assign(res, { bodyLimits });
+  }
+
+  /** The origin and path of a URL, parsed once per URL (the set is small: base URLs by model and operation). */
+  private target(url: string): { origin: string; path: string } {
+    let target = this.targets.get(url);
+    if (!target) {
+      if (this.targets.size >= MAX_TARGETS) this.targets.clear();
+      target = { origin: new URL(url).origin, path: url.slice(url.indexOf('/', url.indexOf('//') + 2)) };
+      this.targets.set(url, target);
+    }
+    return target;
   }
 
   close(): Promise<void> {

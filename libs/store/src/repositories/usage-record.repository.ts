@@ -72,9 +72,6 @@ ON CONFLICT (${ROLLUP_DIMS}) DO UPDATE SET
       FROM unnest(r.latency_histogram, EXCLUDED.latency_histogram) WITH ORDINALITY AS h(a, b, i)
      ORDER BY i)`;
 
-/** Postgres takes at most 65,535 parameters a statement. */
-const MAX_PARAMETERS = 60_000;
-
 /** How one entity property becomes one column of the records insert. */
 interface InsertColumn {
   name: string;
@@ -88,50 +85,47 @@ export class UsageRecordRepository {
   private readonly repo: Repository<UsageRecordEntity>;
   /** The insert's columns, read once from the entity: the hot path builds its SQL by hand, not with the query builder. */
   private readonly columns: InsertColumn[];
-  private readonly columnList: string;
+  /** The records insert and rollup upsert: one statement text whatever the batch size. */
+  private readonly insertSql: string;
 
   constructor(private readonly dataSource: DataSource) {
     this.repo = dataSource.getRepository(UsageRecordEntity);
-    this.columns = dataSource.getMetadata(UsageRecordEntity).columns.map((c) => {
+    const metadata = dataSource.getMetadata(UsageRecordEntity).columns;
+    this.columns = metadata.map((c) => {
       const transformer = Array.isArray(c.transformer) ? undefined : c.transformer;
       return { name: c.databaseName, property: c.propertyName as keyof UsageRecordEntity, json: c.type === 'jsonb', to: transformer ? (v: unknown) => transformer.to(v) : undefined };
     });
-    this.columnList = this.columns.map((c) => `"${c.name}"`).join(', ');
+    // Each column arrives as one array parameter and `unnest` turns them into rows: a fixed
+    // statement of a few dozen parameters, which Postgres parses and plans far faster than
+    // a VALUES list of a parameter per cell. A value left out takes the column's default.
+    const quoted = this.columns.map((c) => `"${c.name}"`).join(', ');
+    const arrays = metadata.map((c, i) => `$${i + 1}::${dataSource.driver.normalizeType(c)}[]`).join(', ');
+    const selected = metadata.map((c) => (typeof c.default === 'function' ? `coalesce("${c.databaseName}", ${(c.default as () => string)()})` : `"${c.databaseName}"`)).join(', ');
+    this.insertSql =
+      `WITH ins AS (INSERT INTO "usage_records" (${quoted}) SELECT ${selected} FROM unnest(${arrays}) AS u(${quoted}) ON CONFLICT DO NOTHING RETURNING *) ` +
+      ROLLUP_UPSERT;
   }
 
   /**
-   * One statement: a multi-row INSERT where a record already stored (same request id) is
+   * One statement: the records inserted, where a record already stored (same request id) is
    * skipped, and the rows it did insert (and only those) added to the hourly rollups. A
    * replayed batch therefore changes nothing, neither records nor rollups.
    */
   async insertMany(records: UsageRecordEntity[]): Promise<void> {
-    const perStatement = Math.max(1, Math.floor(MAX_PARAMETERS / this.columns.length));
-    for (let start = 0; start < records.length; start += perStatement) {
-      const [insert, parameters] = this.insertStatement(records.slice(start, start + perStatement));
-      await this.dataSource.query(`WITH ins AS (${insert}) ${ROLLUP_UPSERT}`, parameters);
-    }
+    if (records.length === 0) return;
+    await this.dataSource.query(this.insertSql, this.columnArrays(records));
   }
 
-  /** A multi-row INSERT … ON CONFLICT DO NOTHING RETURNING *; an absent value takes the column's default. */
-  private insertStatement(records: UsageRecordEntity[]): [string, unknown[]] {
-    const parameters: unknown[] = [];
-    const rows: string[] = [];
-    for (const record of records) {
-      const cells: string[] = [];
-      for (const column of this.columns) {
-        let value: unknown = record[column.property];
-        if (value === undefined) {
-          cells.push('DEFAULT');
-          continue;
-        }
-        if (column.to) value = column.to(value);
-        if (column.json && value !== null) value = JSON.stringify(value);
-        parameters.push(value);
-        cells.push(`$${parameters.length}`);
-      }
-      rows.push(`(${cells.join(', ')})`);
-    }
-    return [`INSERT INTO "usage_records" (${this.columnList}) VALUES ${rows.join(', ')} ON CONFLICT DO NOTHING RETURNING *`, parameters];
+  /** The records column by column, each value as the driver sends it (JSON text for jsonb; null when absent). */
+  private columnArrays(records: UsageRecordEntity[]): unknown[][] {
+    return this.columns.map((column) =>
+      records.map((record) => {
+        const value: unknown = record[column.property];
+        if (value === undefined || value === null) return null;
+        const converted = column.to ? column.to(value) : value;
+        return column.json ? JSON.stringify(converted) : converted;
+      }),
+    );
   }
 
   async findByRequestId(requestId: string): Promise<UsageRecordEntity | null> {
