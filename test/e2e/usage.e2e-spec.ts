@@ -132,6 +132,17 @@ describe('usage records', () => {
       expect(Date.parse(record.finished_at)).toBeGreaterThanOrEqual(Date.parse(record.created_at));
     });
 
+    it('stores user and metadata exactly as sent, whatever characters they hold', async () => {
+      const user = 'NULL';
+      const metadata = { quote: 'say "hi"', backslash: 'C:\\tmp\\', braces: '{a,b}', comma: 'x, y', empty: '', unicode: 'ünï 😀', nested: { arr: ['"', '\\', null] } };
+      const { res, requestId } = await chat(chatBody({ user, metadata, model: 'openai/gpt-4o-2024-08-06' }));
+      expect(res.status).toBe(200);
+      const record = await recordOf(requestId);
+      expect(record).toMatchObject({ user, metadata, requested_model: 'openai/gpt-4o-2024-08-06', cost_known: true });
+      const [row] = await gw.query<{ user: string; metadata: unknown }>('SELECT "user", metadata FROM usage_records WHERE request_id = $1', [requestId]);
+      expect(row).toEqual({ user, metadata });
+    });
+
     it('a model missing from the price catalog: tokens recorded, cost unknown (null), never 0', async () => {
       const { res, requestId } = await chat(chatBody({ model: 'openai/in-house-model-x' }));
       expect(res.status).toBe(200);

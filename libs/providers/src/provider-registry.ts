@@ -29,8 +29,13 @@ export interface ResolvedModel {
  * Also holds each provider's credential pool: the environment's keys from the start, the
  * stored ones (admin API) whenever `setStoredCredentials` is given the database's view.
  */
+/** How many requested names `resolve` remembers. */
+const MAX_RESOLVED_NAMES = 10_000;
+
 export class ProviderRegistry {
   private readonly providers = new Map<string, { provider: ChatProvider; maxRetries: number; acceptsPromptCacheKey: boolean }>();
+  /** `resolve`'s answers by requested name (bounded: names come from clients). */
+  private readonly resolvedNames = new Map<string, ResolvedModel>();
   private readonly pools = new Map<string, CredentialPool>();
   /** Known providers enabled only by stored credentials (no key or base URL in the environment). */
   private readonly storedOnly = new Set<string>();
@@ -45,6 +50,7 @@ export class ProviderRegistry {
   }
 
   private addProvider(p: ProviderConfig): void {
+    this.resolvedNames.clear();
     const pool = new CredentialPool(p.name, p.credentials, (event, credential) => this.credentialDisabled(event, credential), this.config.circuitBreaker);
     this.pools.set(p.name, pool);
     this.providers.set(p.name, {
@@ -94,6 +100,7 @@ export class ProviderRegistry {
       if (this.storedOnly.has(name) && pool.storedCount === 0) {
         this.pools.delete(name);
         this.providers.delete(name);
+        this.resolvedNames.clear();
         this.storedOnly.delete(name);
       }
     }
@@ -151,6 +158,16 @@ export class ProviderRegistry {
    * catalog, then the default provider. Anything else is a 400 that lists what would work.
    */
   resolve(requested: string, param = 'model'): ResolvedModel {
+    // Every request resolves its model: the answer for a name is kept until the providers change.
+    const known = this.resolvedNames.get(requested);
+    if (known) return known;
+    const resolved = Object.freeze(this.resolveName(requested, param));
+    if (this.resolvedNames.size >= MAX_RESOLVED_NAMES) this.resolvedNames.clear();
+    this.resolvedNames.set(requested, resolved);
+    return resolved;
+  }
+
+  private resolveName(requested: string, param: string): ResolvedModel {
     const slash = requested.indexOf('/');
     if (slash > 0) {
       const prefix = requested.slice(0, slash).toLowerCase();

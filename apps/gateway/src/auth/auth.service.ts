@@ -44,6 +44,8 @@ const STALE_RETRY_MS = 1_000;
 export class AuthService implements OnModuleInit {
   private adminKeyHash: string;
   private readonly cache = new Map<string, CachedKey>();
+  /** The principal of each cached key's path, built once per load rather than per request. */
+  private readonly principals = new WeakMap<KeyPath, Principal>();
   /** Unknown tokens are remembered briefly too, so a flood of bad keys does not reach Postgres. */
   private static readonly NEGATIVE_TTL_MS = 2_000;
   private static readonly MAX_CACHED = 100_000;
@@ -101,10 +103,15 @@ export class AuthService implements OnModuleInit {
     if (key.revokedAt) throw new PermissionDeniedError('This API key has been revoked.', 'key_revoked');
     if (!key.active) throw new PermissionDeniedError('This API key is inactive.', 'key_inactive');
     if (key.expiresAt && key.expiresAt.getTime() <= Date.now()) throw new PermissionDeniedError('This API key has expired.', 'key_expired');
-    const scopes: PolicyScope[] = [{ scope: 'key', id: key.id, limits: key.limits }];
-    if (team) scopes.push({ scope: 'team', id: team.id, limits: team.limits });
-    if (customer) scopes.push({ scope: 'customer', id: customer.id, limits: customer.limits });
-    return { kind: 'virtual_key', id: `key:${key.id}`, keyId: key.id, name: key.name, teamId: team?.id ?? null, customerId: customer?.id ?? null, scopes };
+    let principal = this.principals.get(path);
+    if (!principal) {
+      const scopes: PolicyScope[] = [{ scope: 'key', id: key.id, limits: key.limits }];
+      if (team) scopes.push({ scope: 'team', id: team.id, limits: team.limits });
+      if (customer) scopes.push({ scope: 'customer', id: customer.id, limits: customer.limits });
+      principal = { kind: 'virtual_key', id: `key:${key.id}`, keyId: key.id, name: key.name, teamId: team?.id ?? null, customerId: customer?.id ?? null, scopes };
+      this.principals.set(path, principal);
+    }
+    return principal;
   }
 
   /** Called when a key changes so this process sees the change at once. */

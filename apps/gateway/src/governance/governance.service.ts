@@ -37,8 +37,13 @@ export interface RequestOutcome {
 
 interface CachedBudgets {
   budgets: Promise<BudgetEntity[]>;
+  /** The definitions once `budgets` has resolved. */
+  loaded?: BudgetEntity[];
   expiresAt: number;
 }
+
+type LevelBudgets = Array<{ budget: BudgetEntity; level: BudgetScope }>;
+const NO_BUDGETS: LevelBudgets = Object.freeze([]) as unknown as LevelBudgets;
 
 const COUNTERS: Array<{ field: keyof LimitsColumns; kind: CounterKind; short: string; window: 'minute' | 'daily' | null }> = [
   { field: 'requestsPerMinute', kind: 'requests_per_minute', short: 'rpm', window: 'minute' },
@@ -201,8 +206,10 @@ export class GovernanceService implements BeforeApplicationShutdown {
    * entity); an entity that joined a query another one started keeps the answer only until
    * a second after that query started, as the query may predate the entity.
    */
-  private async budgetsFor(scopes: PolicyScope[]): Promise<Array<{ budget: BudgetEntity; level: BudgetScope }>> {
+  private async budgetsFor(scopes: PolicyScope[]): Promise<LevelBudgets> {
     const now = Date.now();
+    const ready = this.loadedBudgets(scopes, now);
+    if (ready) return ready;
     const missing: PolicyScope[] = [];
     for (const level of scopes) {
       if (this.cachedBudgets(level, now)) continue;
@@ -248,12 +255,27 @@ export class GovernanceService implements BeforeApplicationShutdown {
     return scopes.flatMap((level, i) => lists[i].map((budget) => ({ budget, level: level.scope })));
   }
 
+  /** Every level's definitions when each is cached and loaded (what almost every request finds), else null. */
+  private loadedBudgets(scopes: PolicyScope[], now: number): LevelBudgets | null {
+    let found: LevelBudgets | null = null;
+    for (const level of scopes) {
+      const loaded = this.cachedBudgets(level, now)?.loaded;
+      if (!loaded) return null;
+      for (const budget of loaded) (found ??= []).push({ budget, level: level.scope });
+    }
+    return found ?? NO_BUDGETS;
+  }
+
   private cachedBudgets(level: PolicyScope, now: number): CachedBudgets | undefined {
     const cached = level.limits && typeof level.limits === 'object' ? this.budgetsByEntity.get(level.limits) : this.budgetsByScope.get(levelKey(level));
     return cached && cached.expiresAt > now ? cached : undefined;
   }
 
   private cacheBudgets(level: PolicyScope, entry: CachedBudgets): void {
+    entry.budgets.then(
+      (loaded) => (entry.loaded = loaded),
+      () => undefined,
+    );
     if (level.limits && typeof level.limits === 'object') this.budgetsByEntity.set(level.limits, entry);
     else this.budgetsByScope.set(levelKey(level), entry);
   }

@@ -92,8 +92,12 @@ const NOT_STORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udb
 export function storable<T>(value: T): T {
   if (typeof value === 'string') return value.replace(NOT_STORABLE, '\ufffd') as T;
   if (Array.isArray(value)) {
-    const items = value.map(storable);
-    return (items.some((item, i) => item !== value[i]) ? items : value) as T;
+    let items: unknown[] | null = null;
+    for (let i = 0; i < value.length; i++) {
+      const clean = storable(value[i]);
+      if (clean !== value[i]) (items ??= [...value])[i] = clean;
+    }
+    return (items ?? value) as T;
   }
   if (value === null || typeof value !== 'object') return value;
   const proto = Object.getPrototypeOf(value);

@@ -81,6 +81,17 @@ interface InsertColumn {
   to?: (value: unknown) => unknown;
 }
 
+const ARRAY_ESCAPES = /["\\]/g;
+
+/** One element of a Postgres array literal: strings quoted (double quotes and backslashes escaped), dates in ISO 8601. */
+function arrayElement(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'boolean') return value ? 't' : 'f';
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'NULL' : `"${value.toISOString()}"`;
+  return `"${String(value).replace(ARRAY_ESCAPES, '\\$&')}"`;
+}
+
 export class UsageRecordRepository {
   private readonly repo: Repository<UsageRecordEntity>;
   /** The insert's columns, read once from the entity: the hot path builds its SQL by hand, not with the query builder. */
@@ -116,16 +127,25 @@ export class UsageRecordRepository {
     await this.dataSource.query(this.insertSql, this.columnArrays(records));
   }
 
-  /** The records column by column, each value as the driver sends it (JSON text for jsonb; null when absent). */
-  private columnArrays(records: UsageRecordEntity[]): unknown[][] {
-    return this.columns.map((column) =>
-      records.map((record) => {
-        const value: unknown = record[column.property];
-        if (value === undefined || value === null) return null;
+  /**
+   * The records column by column, each column one Postgres array literal (`{"a",NULL,"b"}`),
+   * written here in one pass: the driver's own array serializer concatenates element by
+   * element, which allocates more than the rest of a request.
+   */
+  private columnArrays(records: UsageRecordEntity[]): string[] {
+    return this.columns.map((column) => {
+      const elements = new Array<string>(records.length);
+      for (let i = 0; i < records.length; i++) {
+        const value: unknown = records[i][column.property];
+        if (value === undefined || value === null) {
+          elements[i] = 'NULL';
+          continue;
+        }
         const converted = column.to ? column.to(value) : value;
-        return column.json ? JSON.stringify(converted) : converted;
-      }),
-    );
+        elements[i] = arrayElement(column.json ? JSON.stringify(converted) : converted);
+      }
+      return `{${elements.join(',')}}`;
+    });
   }
 
   async findByRequestId(requestId: string): Promise<UsageRecordEntity | null> {
