@@ -25,6 +25,8 @@ const MESSAGES = [{ role: 'user', content: 'Hello' }];
 
 const DURATION_S = positiveNumber('BENCH_DURATION', 5);
 const WARMUP_S = positiveNumber('BENCH_WARMUP', 1.5);
+/** Each step's measured seconds are split into this many rounds, alternating between the targets. */
+const ROUNDS = Math.max(1, Math.round(positiveNumber('BENCH_ROUNDS', 3)));
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,16,64').split(',').map((c) => {
   const n = Number(c.trim());
   if (!Number.isInteger(n) || n < 1) fail(`BENCH_CONCURRENCY must be a comma-separated list of positive integers, got "${process.env.BENCH_CONCURRENCY}"`);
@@ -232,52 +234,65 @@ function load(spec: TargetSpec, mode: Mode, connections: number, durationS: numb
   });
 }
 
-async function measure(
-  specs: Record<Target, TargetSpec>,
-  target: Target,
-  mode: Mode,
-  concurrency: number,
-  pids: { gateway?: number; fake?: number },
-): Promise<StepResult> {
-  const spec = specs[target];
-  const warmup = await load(spec, mode, concurrency, WARMUP_S);
-  await sleep(200);
+/** One measured run of one target: what the load generator saw, and the CPU used meanwhile. */
+interface Run {
+  outcome: LoadOutcome;
+  before: CpuSample;
+  after: CpuSample;
+}
+
+async function measureRun(spec: TargetSpec, mode: Mode, concurrency: number, durationS: number, pids: { gateway?: number; fake?: number }): Promise<Run> {
   const before = sampleCpu(pids.gateway, pids.fake);
-  const { result, latencies, errorSamples, incomplete } = await load(spec, mode, concurrency, DURATION_S);
+  const outcome = await load(spec, mode, concurrency, durationS);
   const after = sampleCpu(pids.gateway, pids.fake);
-  const wall = (after.at - before.at) / 1000;
+  await sleep(200);
+  return { outcome, before, after };
+}
+
+/** A target's step: its rounds' runs added up (requests, time, CPU) and their latencies pooled. */
+function combine(target: Target, mode: Mode, concurrency: number, runs: Run[], warmupCompleted: number): StepResult {
+  const sum = (f: (run: Run) => number) => runs.reduce((total, run) => total + f(run), 0);
+  const wall = sum((r) => r.after.at - r.before.at) / 1000;
+  const pooled = new Float64Array(sum((r) => r.outcome.latencies.length));
+  let offset = 0;
+  for (const run of runs) {
+    pooled.set(run.outcome.latencies, offset);
+    offset += run.outcome.latencies.length;
+  }
+  const latencies = pooled.sort();
   const completed = latencies.length;
-  const durationS = result.duration;
+  const durationS = sum((r) => r.outcome.result.duration);
   const pct = (seconds: number) => (wall > 0 ? (100 * seconds) / wall : 0);
   const statusCodes: Record<string, number> = {};
-  for (const [code, { count }] of Object.entries(result.statusCodeStats)) statusCodes[code] = count;
+  for (const run of runs) for (const [code, { count }] of Object.entries(run.outcome.result.statusCodeStats)) statusCodes[code] = (statusCodes[code] ?? 0) + count;
+  const gatewayCpu = sum((r) => r.after.gateway - r.before.gateway);
   const step: StepResult = {
     mode,
     concurrency,
     target,
     durationS,
     completed,
-    warmupCompleted: warmup.latencies.length,
+    warmupCompleted,
     rps: completed / durationS,
     p50: percentile(latencies, 50),
     p90: percentile(latencies, 90),
     p99: percentile(latencies, 99),
     max: latencies.length ? latencies[latencies.length - 1] : NaN,
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
-    incompleteBodies: incomplete,
+    non2xx: sum((r) => r.outcome.result.non2xx),
+    errors: sum((r) => r.outcome.result.errors),
+    timeouts: sum((r) => r.outcome.result.timeouts),
+    incompleteBodies: sum((r) => r.outcome.incomplete),
     statusCodes,
-    errorSamples,
+    errorSamples: runs.flatMap((r) => r.outcome.errorSamples).slice(0, 5),
     cpu: {
-      gateway: pct(after.gateway - before.gateway),
-      fake: pct(after.fake - before.fake),
-      loadgen: pct(after.self - before.self),
+      gateway: pct(gatewayCpu),
+      fake: pct(sum((r) => r.after.fake - r.before.fake)),
+      loadgen: pct(sum((r) => r.after.self - r.before.self)),
       // Machine busy time is counted over all cores: in percent of one core too.
-      machine: pct(after.machineBusy - before.machineBusy),
+      machine: pct(sum((r) => r.after.machineBusy - r.before.machineBusy)),
       others: 0,
     },
-    gatewayCpuMsPerReq: completed > 0 ? ((after.gateway - before.gateway) * 1000) / completed : NaN,
+    gatewayCpuMsPerReq: completed > 0 ? (gatewayCpu * 1000) / completed : NaN,
   };
   step.cpu.others = Math.max(0, step.cpu.machine - step.cpu.gateway - step.cpu.fake - step.cpu.loadgen);
   const bad = step.non2xx + step.errors + step.incompleteBodies;
@@ -285,8 +300,25 @@ async function measure(
     `${mode.padEnd(6)} c=${String(concurrency).padEnd(3)} ${target.padEnd(8)} ${step.rps.toFixed(0).padStart(6)} req/s  ` +
       `p50 ${step.p50.toFixed(2)} ms  p99 ${step.p99.toFixed(2)} ms${bad ? `  !! non-2xx ${step.non2xx}, errors ${step.errors}, bad bodies ${step.incompleteBodies}` : ''}`,
   );
-  await sleep(300);
   return step;
+}
+
+/**
+ * One mode and concurrency for every target: each warmed up, then measured in ROUNDS
+ * alternating rounds (A B C, C B A, A B C, …) of DURATION_S / ROUNDS seconds, so that a
+ * machine whose speed drifts during the run (a shared host does) weighs on every target alike
+ * and the ratios between them stay fair.
+ */
+async function measure(specs: Record<Target, TargetSpec>, mode: Mode, concurrency: number, pidsOf: (target: Target) => { gateway?: number; fake?: number }): Promise<StepResult[]> {
+  const warmups = new Map<Target, number>();
+  for (const target of TARGETS) warmups.set(target, (await load(specs[target], mode, concurrency, WARMUP_S)).latencies.length);
+  await sleep(200);
+  const runs = new Map<Target, Run[]>(TARGETS.map((t) => [t, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? TARGETS : [...TARGETS].reverse();
+    for (const target of order) runs.get(target)!.push(await measureRun(specs[target], mode, concurrency, DURATION_S / ROUNDS, pidsOf(target)));
+  }
+  return TARGETS.map((target) => combine(target, mode, concurrency, runs.get(target)!, warmups.get(target)!));
 }
 
 interface PgClient {
@@ -345,7 +377,7 @@ function render(r: Report): string {
   lines.push('');
   lines.push(
     `${r.startedAt.toISOString()} · ${cpu.length} × ${cpu[0]?.model ?? 'CPU'} · Node ${process.version} · store: ${r.store} · ` +
-      `${DURATION_S} s measured per step after ${WARMUP_S} s warm-up · loopback only · load average at start ${r.loadAtStart.toFixed(2)}`,
+      `${DURATION_S} s measured per step (${ROUNDS} alternating rounds) after ${WARMUP_S} s warm-up · loopback only · load average at start ${r.loadAtStart.toFixed(2)}`,
   );
   lines.push('');
   lines.push('Latencies in ms, measured by the load generator (autocannon) to the last byte of the response.');
@@ -463,7 +495,7 @@ async function main(): Promise<number> {
   const t0 = performance.now();
   tempDir = mkdtempSync(join(tmpdir(), 'tokenhub-bench-'));
   const store = DATABASE_URL ? `Postgres server (${redact(DATABASE_URL)})` : 'embedded PGlite (temp DATA_DIR)';
-  log(`store: ${store}; ${DURATION_S} s per step after ${WARMUP_S} s warm-up; concurrency ${CONCURRENCY.join(', ')}`);
+  log(`store: ${store}; ${DURATION_S} s per step in ${ROUNDS} alternating rounds after ${WARMUP_S} s warm-up; concurrency ${CONCURRENCY.join(', ')}`);
 
   const fake = await startFakeProcess('fake upstream', join(__dirname, 'fake-upstream.ts'), 'FAKE_URL');
   log(`fake upstream at ${fake.url} (pid ${fake.proc.pid})`);
@@ -481,14 +513,11 @@ async function main(): Promise<number> {
   const pids = { gateway: gateway.proc.pid, fake: fake.proc.pid };
   for (const mode of MODES) {
     for (const concurrency of CONCURRENCY) {
-      for (const target of TARGETS) {
-          if (portkey && exited(portkey.proc)) fail(`the Portkey gateway died during the run:\n${portkey.output.text}`);
-        if (exited(gateway.proc)) fail(`the gateway died during the run (code ${gateway.proc.exitCode}, signal ${gateway.proc.signalCode}):\n${gateway.output.text}`);
-        if (exited(fake.proc)) fail(`the fake upstream died during the run:\n${fake.output.text}`);
-        // The gateway being measured: TokenHub's process tree, or Portkey's process.
-        const step = await measure(specs, target, mode, concurrency, target === 'portkey' ? { gateway: portkey!.proc.pid, fake: pids.fake } : pids);
-        steps.push(step);
-      }
+      if (portkey && exited(portkey.proc)) fail(`the Portkey gateway died during the run:\n${portkey.output.text}`);
+      if (exited(gateway.proc)) fail(`the gateway died during the run (code ${gateway.proc.exitCode}, signal ${gateway.proc.signalCode}):\n${gateway.output.text}`);
+      if (exited(fake.proc)) fail(`the fake upstream died during the run:\n${fake.output.text}`);
+      // The gateway being measured: TokenHub's process tree, or Portkey's process.
+      steps.push(...(await measure(specs, mode, concurrency, (target) => (target === 'portkey' ? { gateway: portkey!.proc.pid, fake: pids.fake } : pids))));
     }
   }
 
@@ -526,7 +555,7 @@ async function main(): Promise<number> {
   process.stdout.write(`\n${report}`);
   mkdirSync(RESULTS_DIR, { recursive: true });
   writeFileSync(join(RESULTS_DIR, 'latest.md'), report);
-  writeFileSync(join(RESULTS_DIR, 'latest.json'), JSON.stringify({ startedAt, store, durationS: DURATION_S, warmupS: WARMUP_S, steps, peakRssMb, usage }, null, 2));
+  writeFileSync(join(RESULTS_DIR, 'latest.json'), JSON.stringify({ startedAt, store, durationS: DURATION_S, rounds: ROUNDS, warmupS: WARMUP_S, steps, peakRssMb, usage }, null, 2));
   writeFileSync(join(RESULTS_DIR, 'latest-gateway.log'), gateway.output.text);
   log(`written to ${join(RESULTS_DIR, 'latest.md')}`);
 
@@ -542,7 +571,7 @@ async function main(): Promise<number> {
 function start(): void {
   // Never hang: a generous deadline for the whole run, whatever happens.
   const steps = MODES.length * CONCURRENCY.length * TARGETS.length;
-  const deadlineMs = (steps * (WARMUP_S + DURATION_S + 10) + 240) * 1000;
+  const deadlineMs = (steps * (WARMUP_S + DURATION_S + ROUNDS + 10) + 240) * 1000;
   runBenchmark('run', main, cleanup, deadlineMs, {
     abandon: () => tempDir && rmSync(tempDir, { recursive: true, force: true }),
     onFailure: (err) => {
