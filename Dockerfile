@@ -13,4 +13,4 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 EXPOSE 8080
 USER node
-CMD ["node", "dist/apps/gateway/src/main.js"]
+CMD ["node", "--max-semi-space-size=32", "dist/apps/gateway/src/main.js"]

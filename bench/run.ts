@@ -26,7 +26,7 @@ const MESSAGES = [{ role: 'user', content: 'Hello' }];
 const DURATION_S = positiveNumber('BENCH_DURATION', 5);
 const WARMUP_S = positiveNumber('BENCH_WARMUP', 1.5);
 /** Each step's measured seconds are split into this many rounds, alternating between the targets. */
-const ROUNDS = Math.max(1, Math.round(positiveNumber('BENCH_ROUNDS', 3)));
+const ROUNDS = Math.max(1, Math.round(positiveNumber('BENCH_ROUNDS', 4)));
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,16,64').split(',').map((c) => {
   const n = Number(c.trim());
   if (!Number.isInteger(n) || n < 1) fail(`BENCH_CONCURRENCY must be a comma-separated list of positive integers, got "${process.env.BENCH_CONCURRENCY}"`);
