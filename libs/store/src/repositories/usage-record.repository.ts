@@ -72,48 +72,30 @@ ON CONFLICT (${ROLLUP_DIMS}) DO UPDATE SET
       FROM unnest(r.latency_histogram, EXCLUDED.latency_histogram) WITH ORDINALITY AS h(a, b, i)
      ORDER BY i)`;
 
-/** How one entity property becomes one column of the records insert. */
-interface InsertColumn {
-  name: string;
-  property: keyof UsageRecordEntity;
-  /** jsonb: sent as JSON text (the driver would turn a JS array into a Postgres array). */
-  json: boolean;
-  to?: (value: unknown) => unknown;
-}
-
-const ARRAY_ESCAPES = /["\\]/g;
-
-/** One element of a Postgres array literal: strings quoted (double quotes and backslashes escaped), dates in ISO 8601. */
-function arrayElement(value: unknown): string {
-  if (value === null || value === undefined) return 'NULL';
-  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
-  if (typeof value === 'boolean') return value ? 't' : 'f';
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'NULL' : `"${value.toISOString()}"`;
-  return `"${String(value).replace(ARRAY_ESCAPES, '\\$&')}"`;
-}
-
 export class UsageRecordRepository {
   private readonly repo: Repository<UsageRecordEntity>;
-  /** The insert's columns, read once from the entity: the hot path builds its SQL by hand, not with the query builder. */
-  private readonly columns: InsertColumn[];
   /** The records insert and rollup upsert: one statement text whatever the batch size. */
   private readonly insertSql: string;
 
   constructor(private readonly dataSource: DataSource) {
     this.repo = dataSource.getRepository(UsageRecordEntity);
-    const metadata = dataSource.getMetadata(UsageRecordEntity).columns;
-    this.columns = metadata.map((c) => {
+    const columns = dataSource.getMetadata(UsageRecordEntity).columns;
+    // The batch arrives as one JSON parameter, the records as the entity holds them, and
+    // `json_to_recordset` turns it into rows: a fixed statement, cheap for Postgres to parse
+    // and plan, and for this process to build (JSON.stringify). A value left out takes the
+    // column's default. Values go as they are: a column whose transformer changed them on the
+    // way in would be written wrong, so there is none (they convert on the way out only).
+    for (const c of columns) {
       const transformer = Array.isArray(c.transformer) ? undefined : c.transformer;
-      return { name: c.databaseName, property: c.propertyName as keyof UsageRecordEntity, json: c.type === 'jsonb', to: transformer ? (v: unknown) => transformer.to(v) : undefined };
-    });
-    // Each column arrives as one array parameter and `unnest` turns them into rows: a fixed
-    // statement of a few dozen parameters, which Postgres parses and plans far faster than
-    // a VALUES list of a parameter per cell. A value left out takes the column's default.
-    const quoted = this.columns.map((c) => `"${c.name}"`).join(', ');
-    const arrays = metadata.map((c, i) => `$${i + 1}::${dataSource.driver.normalizeType(c)}[]`).join(', ');
-    const selected = metadata.map((c) => (typeof c.default === 'function' ? `coalesce("${c.databaseName}", ${(c.default as () => string)()})` : `"${c.databaseName}"`)).join(', ');
+      if (transformer && (transformer.to(1.5) !== 1.5 || transformer.to(null) !== null)) {
+        throw new Error(`usage_records.${c.databaseName}: the usage insert writes values as they are, but this column's transformer changes them`);
+      }
+    }
+    const names = columns.map((c) => `"${c.databaseName}"`).join(', ');
+    const fields = columns.map((c) => `"${c.propertyName}" ${dataSource.driver.normalizeType(c)}`).join(', ');
+    const values = columns.map((c) => (typeof c.default === 'function' ? `coalesce("${c.propertyName}", ${(c.default as () => string)()})` : `"${c.propertyName}"`)).join(', ');
     this.insertSql =
-      `WITH ins AS (INSERT INTO "usage_records" (${quoted}) SELECT ${selected} FROM unnest(${arrays}) AS u(${quoted}) ON CONFLICT DO NOTHING RETURNING *) ` +
+      `WITH ins AS (INSERT INTO "usage_records" (${names}) SELECT ${values} FROM json_to_recordset($1::json) AS u(${fields}) ON CONFLICT DO NOTHING RETURNING *) ` +
       ROLLUP_UPSERT;
   }
 
@@ -124,28 +106,7 @@ export class UsageRecordRepository {
    */
   async insertMany(records: UsageRecordEntity[]): Promise<void> {
     if (records.length === 0) return;
-    await this.dataSource.query(this.insertSql, this.columnArrays(records));
-  }
-
-  /**
-   * The records column by column, each column one Postgres array literal (`{"a",NULL,"b"}`),
-   * written here in one pass: the driver's own array serializer concatenates element by
-   * element, which allocates more than the rest of a request.
-   */
-  private columnArrays(records: UsageRecordEntity[]): string[] {
-    return this.columns.map((column) => {
-      const elements = new Array<string>(records.length);
-      for (let i = 0; i < records.length; i++) {
-        const value: unknown = records[i][column.property];
-        if (value === undefined || value === null) {
-          elements[i] = 'NULL';
-          continue;
-        }
-        const converted = column.to ? column.to(value) : value;
-        elements[i] = arrayElement(column.json ? JSON.stringify(converted) : converted);
-      }
-      return `{${elements.join(',')}}`;
-    });
+    await this.dataSource.query(this.insertSql, [JSON.stringify(records)]);
   }
 
   async findByRequestId(requestId: string): Promise<UsageRecordEntity | null> {
