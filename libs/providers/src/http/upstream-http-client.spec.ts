@@ -59,3 +59,73 @@ describe('UpstreamHttpClient outcome reports', () => {
     expect(await outcomeOf('/ok', async (body) => { abort.abort(); for await (const _ of body); }, abort)).toBe('none');
   });
 });
+
+/** Whole answers read without a body stream: the same deadlines, cap, outcomes and cancellation as `post` + `readBody`. */
+describe('UpstreamHttpClient.postForBody', () => {
+  let server: Server;
+  let url: string;
+  const client = new UpstreamHttpClient({ ...TIMEOUTS, responseMs: 300, maxResponseBytes: 1_000 });
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      req.resume();
+      if (req.url === '/ok') return void res.end('{"choices":[]}');
+      if (req.url === '/refused') {
+        res.writeHead(429, { 'retry-after': '3', 'x-seen': 'a' });
+        return void res.end('{"error":{"message":"slow down"}}');
+      }
+      if (req.url === '/large') return void res.end('x'.repeat(5_000));
+      if (req.url === '/reset') {
+        res.writeHead(200, { 'content-length': '100' });
+        res.write('{"partial":');
+        return void setTimeout(() => req.socket.destroy(), 20);
+      }
+      // '/trickle': a byte every 100 ms, past the 300 ms response deadline.
+      res.writeHead(200);
+      const timer = setInterval(() => res.write(' '), 100);
+      res.on('close', () => clearInterval(timer));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await client.close();
+    await new Promise((r) => server.close(r));
+  });
+
+  async function call(path: string, abort = new AbortController()) {
+    const outcomes: boolean[] = [];
+    const result = await client
+      .postForBody({ url: `${url}${path}`, headers: { 'content-type': 'application/json' }, body: '{}', signal: abort.signal, onOutcome: (ok) => outcomes.push(ok) })
+      .then(
+        (answer) => ({ status: answer.statusCode, body: answer.body.toString(), headers: answer.headers }),
+        (err: Error & { status?: number; code?: string }) => ({ error: err.name, status: err.status, code: err.code }),
+      );
+    return { result, outcomes };
+  }
+
+  it('answers the whole body, and counts it a success', async () => {
+    expect(await call('/ok')).toMatchObject({ result: { status: 200, body: '{"choices":[]}' }, outcomes: [true] });
+  });
+
+  it('answers a refusal with its body and headers (for the caller to turn into its error)', async () => {
+    const { result, outcomes } = await call('/refused');
+    expect(result).toMatchObject({ status: 429, body: '{"error":{"message":"slow down"}}', headers: { 'retry-after': '3', 'x-seen': 'a' } });
+    expect(outcomes).toEqual([true]);
+  });
+
+  it('fails past the size cap, the response deadline, or a reset mid-body, each counted a failure', async () => {
+    expect(await call('/large')).toEqual({ result: { error: 'UpstreamError', status: 502, code: 'upstream_response_too_large' }, outcomes: [false] });
+    expect(await call('/trickle')).toEqual({ result: { error: 'UpstreamError', status: 504, code: 'upstream_timeout' }, outcomes: [false] });
+    expect(await call('/reset')).toEqual({ result: { error: 'UpstreamError', status: 502, code: 'upstream_connection_error' }, outcomes: [false] });
+  });
+
+  it('gives up at once when the client cancels, reporting nothing', async () => {
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 50);
+    expect(await call('/trickle', abort)).toMatchObject({ result: { error: 'ClientCancelledError' }, outcomes: [] });
+    const already = new AbortController();
+    already.abort();
+    expect(await call('/ok', already)).toMatchObject({ result: { error: 'ClientCancelledError' }, outcomes: [] });
+  });
+});

@@ -29,6 +29,13 @@ const MAX_TARGETS = 1_000;
 
 export type UpstreamResponse = Dispatcher.ResponseData & { readonly bodyLimits?: BodyLimits };
 
+/** A whole (non-streamed) answer, read by `postForBody`. */
+export interface UpstreamBody {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
 /**
  * TokenHub's one HTTP client for upstream calls: undici keep-alive pools per origin,
  * connect / first-byte / between-chunks deadlines (and a whole-response deadline and size
@@ -71,6 +78,23 @@ export class UpstreamHttpClient {
     if (req.onOutcome) reportOutcome(res, req.onOutcome, req.signal);
     const bodyLimits: BodyLimits = { deadlineAt: started + this.timeouts.responseMs, maxBytes: this.timeouts.maxResponseBytes };
     return Object.assign(res, { bodyLimits });
+  }
+
+  /**
+   * POSTs and reads the whole answer, for calls that are not streamed: the same deadlines,
+   * size cap, circuit-breaker outcome and cancellation as `post` and `readBody`, without a
+   * body stream (undici's dispatcher hands the chunks over directly, which costs a fraction
+   * of a stream per call). A non-2xx answer resolves too, with whatever of its body could be
+   * read; the caller turns it into an error.
+   */
+  postForBody(req: UpstreamRequest): Promise<UpstreamBody> {
+    const { origin, path } = this.target(req.url);
+    return new Promise<UpstreamBody>((resolve, reject) => {
+      const handler = new WholeBodyHandler(req, this.timeouts.maxResponseBytes, resolve, reject);
+      if (req.signal.aborted) return handler.onError(new ClientCancelledError());
+      handler.deadline = setTimeout(() => handler.cutOff(), this.timeouts.responseMs);
+      this.agent.dispatch({ origin, path, method: 'POST', headers: req.headers, body: req.body }, handler);
+    });
   }
 
   /** The origin and path of a URL, parsed once per URL (the set is small: base URLs by model and operation). */
@@ -127,4 +151,105 @@ export function toUpstreamError(err: unknown, signal?: AbortSignal): Error {
   if (err instanceof errors.BodyTimeoutError) return new UpstreamError('timeout', 504, 'upstream went silent mid-response', { code: 'upstream_timeout' });
   // The socket error's code, not its message: the message names internal addresses.
   return new UpstreamError('network', 502, `connection failed (${code ?? 'network error'})`, { code: 'upstream_connection_error' });
+}
+
+/**
+ * Collects one answer for `postForBody` from undici's dispatcher callbacks. Settles once:
+ * with the answer when it is complete (or, for a non-2xx answer whose body breaks off, with
+ * what arrived), or with the failure mapped as `toUpstreamError` does.
+ */
+class WholeBodyHandler implements Dispatcher.DispatchHandler {
+  deadline?: NodeJS.Timeout;
+  private abort?: (err: Error) => void;
+  private statusCode = 0;
+  private rawHeaders: Buffer[] = [];
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private settled = false;
+  private readonly onAbort = () => this.abortWith(new ClientCancelledError());
+
+  constructor(
+    private readonly req: UpstreamRequest,
+    private readonly maxBytes: number,
+    private readonly resolve: (answer: UpstreamBody) => void,
+    private readonly reject: (err: Error) => void,
+  ) {
+    req.signal.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /** The response deadline passed: the call is cut off. */
+  cutOff(): void {
+    this.abortWith(new UpstreamError('timeout', 504, 'upstream response took longer than the response deadline', { code: 'upstream_timeout' }));
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    // Settled while it waited for a connection (cancelled, or past its deadline): not sent.
+    if (this.settled) return abort(new ClientCancelledError());
+    this.abort = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
+    if (this.settled) return false;
+    this.statusCode = statusCode;
+    this.rawHeaders = rawHeaders;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.settled) return false;
+    this.size += chunk.length;
+    if (this.size > this.maxBytes) {
+      this.abortWith(new UpstreamError('protocol', 502, `upstream response is larger than ${this.maxBytes} bytes`, { code: 'upstream_response_too_large' }));
+      return false;
+    }
+    this.chunks.push(chunk);
+    return true;
+  }
+
+  onComplete(): void {
+    if (this.settled) return;
+    this.finish();
+    this.req.onOutcome?.(this.statusCode < 500);
+    this.resolve({ statusCode: this.statusCode, headers: headersOf(this.rawHeaders), body: this.body() });
+  }
+
+  onError(err: Error): void {
+    if (this.settled) return;
+    this.finish();
+    const mapped = toUpstreamError(err, this.req.signal);
+    // As with `post`: a 5xx counts as a failure however its body ends; a cancelled call counts as nothing.
+    if (mapped instanceof UpstreamError || this.statusCode >= 500) this.req.onOutcome?.(false);
+    // A refusal whose body breaks off is still the refusal (its body, as far as it came), unless the client left.
+    if (this.statusCode >= 300 && !(mapped instanceof ClientCancelledError)) {
+      this.resolve({ statusCode: this.statusCode, headers: headersOf(this.rawHeaders), body: this.body() });
+    } else this.reject(mapped);
+  }
+
+  private abortWith(err: Error): void {
+    if (this.settled) return;
+    if (this.abort) this.abort(err);
+    else this.onError(err);
+  }
+
+  private finish(): void {
+    this.settled = true;
+    clearTimeout(this.deadline);
+    this.req.signal.removeEventListener('abort', this.onAbort);
+  }
+
+  private body(): Buffer {
+    return this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.size);
+  }
+}
+
+/** Raw response headers (`[name, value, …]`) as an object of lower-case names, repeated ones as arrays. */
+function headersOf(raw: Buffer[]): Record<string, string | string[] | undefined> {
+  const headers: Record<string, string | string[] | undefined> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i].toString('latin1').toLowerCase();
+    const value = raw[i + 1].toString('latin1');
+    const seen = headers[name];
+    headers[name] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
+  }
+  return headers;
 }

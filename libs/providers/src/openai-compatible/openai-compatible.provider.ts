@@ -1,8 +1,8 @@
 import type { ProviderConfig } from '@tokenhub/config';
 import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent, EmbeddingsCall, EmbeddingsResult } from '../chat-provider.interface';
-import { CredentialPool } from '../credentials/credential-pool';
+import { CredentialPool, PooledCredential } from '../credentials/credential-pool';
 import { readBody } from '../http/upstream-call';
-import { toUpstreamError, UpstreamHttpClient, UpstreamResponse } from '../http/upstream-http-client';
+import { toUpstreamError, UpstreamBody, UpstreamHttpClient, UpstreamRequest, UpstreamResponse } from '../http/upstream-http-client';
 import { readServerSentEvents } from '../sse';
 import { parseRetryAfter, UpstreamError, upstreamHttpError } from '../upstream-error';
 import { fromOpenAIEmbeddingsResponse, toOpenAIEmbeddingsRequest } from './openai-embeddings';
@@ -39,8 +39,7 @@ export class OpenAICompatibleProvider implements ChatProvider {
   }
 
   async complete(call: ChatCall): Promise<ChatCompletionResult> {
-    const res = await this.send(call, 'application/json');
-    const body = await readBody(res, call.signal);
+    const body = await this.sendForBody(call);
     let parsed: { choices?: unknown; usage?: Parameters<typeof fromOpenAIUsage>[0] };
     try {
       parsed = JSON.parse(body.toString('utf8'));
@@ -56,8 +55,7 @@ export class OpenAICompatibleProvider implements ChatProvider {
   /** `POST {base}/embeddings`; the answer is OpenAI's embeddings list. */
   async embed(call: EmbeddingsCall): Promise<EmbeddingsResult> {
     const request = { model: call.model, body: toOpenAIEmbeddingsRequest(call), signal: call.signal };
-    const res = await this.send(request, 'application/json', this.urlFor(call.model, 'embeddings'));
-    const text = (await readBody(res, call.signal)).toString('utf8');
+    const text = (await this.sendForBody(request, this.urlFor(call.model, 'embeddings'))).toString('utf8');
     return fromOpenAIEmbeddingsResponse(this.name, text, (call.tokens ?? call.input).length);
   }
 
@@ -93,18 +91,36 @@ export class OpenAICompatibleProvider implements ChatProvider {
     if (!finished) throw new UpstreamError('protocol', 502, `${this.name} ended the stream early`, { code: 'upstream_stream_truncated' });
   }
 
-  private async send(call: ChatCall, accept: string, url = this.urlFor(call.model)): Promise<UpstreamResponse> {
+  /** A streamed call: the response, its body a stream, once the upstream answered 2xx. */
+  private async send(call: ChatCall, accept: string): Promise<UpstreamResponse> {
+    const { request, credential } = this.request(call, accept, this.urlFor(call.model));
+    const res = await this.http.post(request);
+    if (res.statusCode >= 200 && res.statusCode < 300) return res;
+    const text = (await readBody(res, call.signal).catch(() => Buffer.alloc(0))).toString('utf8');
+    throw this.refusal(credential, res.statusCode, text, res.headers, call.model);
+  }
+
+  /** A call answered whole: the body of a 2xx answer. */
+  private async sendForBody(call: ChatCall, url = this.urlFor(call.model)): Promise<Buffer> {
+    const { request, credential } = this.request(call, 'application/json', url);
+    const answer = await this.http.postForBody(request);
+    if (answer.statusCode >= 200 && answer.statusCode < 300) return answer.body;
+    throw this.refusal(credential, answer.statusCode, answer.body.toString('utf8'), answer.headers, call.model);
+  }
+
+  private request(call: ChatCall, accept: string, url: string): { request: UpstreamRequest; credential: PooledCredential | null } {
     const headers: Record<string, string> = { ...this.config.headers, 'content-type': 'application/json', accept };
     // Weighted among the usable credentials that may serve this model; throws when none can.
     const credential = this.credentials.pick(call.model);
     if (credential) this.authorize(headers, credential.apiKey);
-    const res = await this.http.post({ url, headers, body: JSON.stringify(call.body), signal: call.signal, onOutcome: this.credentials.outcomeListener(credential, call.model) });
-    if (res.statusCode >= 200 && res.statusCode < 300) return res;
-    let text = (await readBody(res, call.signal).catch(() => Buffer.alloc(0))).toString('utf8');
+    return { request: { url, headers, body: JSON.stringify(call.body), signal: call.signal, onOutcome: this.credentials.outcomeListener(credential, call.model) }, credential };
+  }
+
+  /** A non-2xx answer as the error it is; 401/403 take the credential out of rotation, 429 cools it down. */
+  private refusal(credential: PooledCredential | null, status: number, text: string, headers: UpstreamBody['headers'], model: string): UpstreamError {
     // Some servers echo the key they refused; it must not reach the client, the logs or the database.
     if (credential && text.includes(credential.apiKey)) text = text.split(credential.apiKey).join('[redacted]');
-    // 401/403 take the credential out of rotation, 429 cools it down.
-    throw this.credentials.report(credential, upstreamHttpError(res.statusCode, text, parseRetryAfter(res.headers)), call.model);
+    return this.credentials.report(credential, upstreamHttpError(status, text, parseRetryAfter(headers)), model);
   }
 }
 
