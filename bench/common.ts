@@ -230,7 +230,8 @@ export async function startGateway(dataDir: string, providerEnv: Record<string, 
     DATA_DIR: dataDir,
     ...(DATABASE_URL ? { DATABASE_URL } : {}),
   };
-  const proc = startChild('gateway', [GATEWAY_MAIN], env);
+  // As `npm start` runs it.
+  const proc = startChild('gateway', ['--max-semi-space-size=32', GATEWAY_MAIN], env);
   const output = new OutputLog();
   output.attach(proc.stdout);
   output.attach(proc.stderr);
