@@ -4,7 +4,7 @@ import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent } fr
 import { ANTHROPIC_PARAMETERS, unsupportedParameters } from '../translation/parameter-support';
 import { CredentialPool } from '../credentials/credential-pool';
 import type { EndpointOverride } from '../http/endpoint-override';
-import { readBody } from '../http/upstream-call';
+import { readBody, refusalText } from '../http/upstream-call';
 import { toUpstreamError, UpstreamHttpClient, UpstreamResponse } from '../http/upstream-http-client';
 import { readServerSentEvents } from '../sse';
 import { parseRetryAfter, UpstreamError, upstreamHttpError } from '../upstream-error';
@@ -91,8 +91,7 @@ export class AnthropicProvider implements ChatProvider {
     const url = this.endpoint?.url(call.model, stream) ?? this.url;
     const res = await this.http.post({ url, headers, body: JSON.stringify(body), signal: call.signal, onOutcome: this.credentials.outcomeListener(credential, call.model) });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
-    let text = (await readBody(res, call.signal).catch(() => Buffer.alloc(0))).toString('utf8');
-    if (credential?.apiKey && text.includes(credential.apiKey)) text = text.split(credential.apiKey).join('[redacted]');
+    const text = await refusalText(res, call.signal, [credential?.apiKey]);
     throw this.credentials.report(credential, upstreamHttpError(res.statusCode, text, parseRetryAfter(res.headers)), call.model);
   }
 }

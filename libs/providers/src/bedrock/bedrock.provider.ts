@@ -6,7 +6,7 @@ import { inBatches, requireTextInput } from '../openai-compatible/openai-embeddi
 import { bedrockEmbedFamily, fromTitanEmbedResponse, toTitanEmbedRequest } from './bedrock-embeddings';
 import { BEDROCK_PARAMETERS, unsupportedParameters } from '../translation/parameter-support';
 import { CredentialPool } from '../credentials/credential-pool';
-import { readBody } from '../http/upstream-call';
+import { readBody, refusalText } from '../http/upstream-call';
 import { toUpstreamError, UpstreamHttpClient, UpstreamResponse } from '../http/upstream-http-client';
 import { parseRetryAfter, UpstreamError, upstreamHttpError } from '../upstream-error';
 import { ConverseStreamTranslator, fromConverseResponse, streamException, toConverseRequest } from './bedrock-translation';
@@ -112,8 +112,7 @@ export class BedrockProvider implements ChatProvider {
         : plain;
     const res = await this.http.post({ url, headers, body, signal, onOutcome: this.credentials.outcomeListener(credential, model) });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
-    let text = (await readBody(res, signal).catch(() => Buffer.alloc(0))).toString('utf8');
-    for (const secret of [aws.secretAccessKey, aws.sessionToken]) if (secret && text.includes(secret)) text = text.split(secret).join('[redacted]');
+    const text = await refusalText(res, signal, [aws.secretAccessKey, aws.sessionToken]);
     throw this.credentials.report(credential, upstreamHttpError(res.statusCode, text, parseRetryAfter(res.headers)), model);
   }
 }

@@ -2,7 +2,7 @@ import type { ProviderConfig } from '@tokenhub/config';
 import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent, EmbeddingsCall, EmbeddingsResult } from '../chat-provider.interface';
 import { COHERE_PARAMETERS, unsupportedParameters } from '../translation/parameter-support';
 import { CredentialPool } from '../credentials/credential-pool';
-import { readBody } from '../http/upstream-call';
+import { readBody, refusalText } from '../http/upstream-call';
 import { toUpstreamError, UpstreamHttpClient, UpstreamResponse } from '../http/upstream-http-client';
 import { readServerSentEvents } from '../sse';
 import { parseRetryAfter, UpstreamError, upstreamHttpError } from '../upstream-error';
@@ -88,8 +88,7 @@ export class CohereProvider implements ChatProvider {
     if (credential) headers.authorization = `Bearer ${credential.apiKey}`;
     const res = await this.http.post({ url, headers, body: JSON.stringify(request), signal: call.signal, onOutcome: this.credentials.outcomeListener(credential, call.model) });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
-    let text = (await readBody(res, call.signal).catch(() => Buffer.alloc(0))).toString('utf8');
-    if (credential && text.includes(credential.apiKey)) text = text.split(credential.apiKey).join('[redacted]');
+    const text = await refusalText(res, call.signal, [credential?.apiKey]);
     // Cohere's error body is `{"message": "..."}`, which upstreamHttpError reads.
     throw this.credentials.report(credential, upstreamHttpError(res.statusCode, text, parseRetryAfter(res.headers)), call.model);
   }

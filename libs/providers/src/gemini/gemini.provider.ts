@@ -4,7 +4,7 @@ import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent, Emb
 import { GEMINI_PARAMETERS, unsupportedParameters } from '../translation/parameter-support';
 import { CredentialPool } from '../credentials/credential-pool';
 import type { EndpointOverride } from '../http/endpoint-override';
-import { readBody } from '../http/upstream-call';
+import { readBody, refusalText } from '../http/upstream-call';
 import { toUpstreamError, UpstreamHttpClient, UpstreamResponse } from '../http/upstream-http-client';
 import { readServerSentEvents } from '../sse';
 import { parseRetryAfter, UpstreamError, upstreamHttpError } from '../upstream-error';
@@ -101,8 +101,7 @@ export class GeminiProvider implements ChatProvider {
     else if (credential?.apiKey) headers['x-goog-api-key'] = credential.apiKey;
     const res = await this.http.post({ url, headers, body: JSON.stringify(request), signal, onOutcome: this.credentials.outcomeListener(credential, model) });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
-    let text = (await readBody(res, signal).catch(() => Buffer.alloc(0))).toString('utf8');
-    if (credential?.apiKey && text.includes(credential.apiKey)) text = text.split(credential.apiKey).join('[redacted]');
+    const text = await refusalText(res, signal, [credential?.apiKey]);
     const { status, body } = geminiError(res.statusCode, text);
     throw this.credentials.report(credential, upstreamHttpError(status, body, parseRetryAfter(res.headers)), model);
   }

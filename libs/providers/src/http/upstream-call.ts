@@ -48,3 +48,19 @@ export function readBody(res: UpstreamResponse, signal: AbortSignal): Promise<Bu
     }
   });
 }
+
+/** `text` with each of `secrets` (keys an upstream may echo back) replaced by `[redacted]`. */
+export function redactSecrets(text: string, secrets: Array<string | null | undefined>): string {
+  for (const secret of secrets) if (secret && text.includes(secret)) text = text.split(secret).join('[redacted]');
+  return text;
+}
+
+/**
+ * The body of a non-2xx answer as text, for the error it becomes; empty when it cannot be
+ * read. Some servers echo the key they refused: `secrets` are redacted, so it reaches
+ * neither the client, nor the logs, nor the database.
+ */
+export async function refusalText(res: UpstreamResponse, signal: AbortSignal, secrets: Array<string | null | undefined>): Promise<string> {
+  const body = await readBody(res, signal).catch(() => Buffer.alloc(0));
+  return redactSecrets(body.toString('utf8'), secrets);
+}

@@ -1,7 +1,7 @@
 import type { ProviderConfig } from '@tokenhub/config';
 import type { ChatCall, ChatCompletionResult, ChatProvider, ChatStreamEvent, EmbeddingsCall, EmbeddingsResult } from '../chat-provider.interface';
 import { CredentialPool, PooledCredential } from '../credentials/credential-pool';
-import { readBody } from '../http/upstream-call';
+import { redactSecrets, refusalText } from '../http/upstream-call';
 import { toUpstreamError, UpstreamBody, UpstreamHttpClient, UpstreamRequest, UpstreamResponse } from '../http/upstream-http-client';
 import { readServerSentEvents } from '../sse';
 import { parseRetryAfter, UpstreamError, upstreamHttpError } from '../upstream-error';
@@ -96,8 +96,7 @@ export class OpenAICompatibleProvider implements ChatProvider {
     const { request, credential } = this.request(call, accept, this.urlFor(call.model));
     const res = await this.http.post(request);
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
-    const text = (await readBody(res, call.signal).catch(() => Buffer.alloc(0))).toString('utf8');
-    throw this.refusal(credential, res.statusCode, text, res.headers, call.model);
+    throw this.refusal(credential, res.statusCode, await refusalText(res, call.signal, [credential?.apiKey]), res.headers, call.model);
   }
 
   /** A call answered whole: the body of a 2xx answer. */
@@ -105,7 +104,7 @@ export class OpenAICompatibleProvider implements ChatProvider {
     const { request, credential } = this.request(call, 'application/json', url);
     const answer = await this.http.postForBody(request);
     if (answer.statusCode >= 200 && answer.statusCode < 300) return answer.body;
-    throw this.refusal(credential, answer.statusCode, answer.body.toString('utf8'), answer.headers, call.model);
+    throw this.refusal(credential, answer.statusCode, redactSecrets(answer.body.toString('utf8'), [credential?.apiKey]), answer.headers, call.model);
   }
 
   private request(call: ChatCall, accept: string, url: string): { request: UpstreamRequest; credential: PooledCredential | null } {
@@ -116,10 +115,8 @@ export class OpenAICompatibleProvider implements ChatProvider {
     return { request: { url, headers, body: JSON.stringify(call.body), signal: call.signal, onOutcome: this.credentials.outcomeListener(credential, call.model) }, credential };
   }
 
-  /** A non-2xx answer as the error it is; 401/403 take the credential out of rotation, 429 cools it down. */
+  /** A non-2xx answer (its text redacted) as the error it is; 401/403 take the credential out of rotation, 429 cools it down. */
   private refusal(credential: PooledCredential | null, status: number, text: string, headers: UpstreamBody['headers'], model: string): UpstreamError {
-    // Some servers echo the key they refused; it must not reach the client, the logs or the database.
-    if (credential && text.includes(credential.apiKey)) text = text.split(credential.apiKey).join('[redacted]');
     return this.credentials.report(credential, upstreamHttpError(status, text, parseRetryAfter(headers)), model);
   }
 }
