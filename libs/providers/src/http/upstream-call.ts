@@ -1,5 +1,4 @@
-import { UpstreamError } from '../upstream-error';
-import { toUpstreamError, UpstreamResponse } from './upstream-http-client';
+import { responseDeadlinePassed, responseTooLarge, toUpstreamError, UpstreamResponse } from './upstream-http-client';
 
 /**
  * Reads a whole upstream body; a socket failure midway becomes an `UpstreamError`. The body
@@ -28,7 +27,7 @@ export function readBody(res: UpstreamResponse, signal: AbortSignal): Promise<Bu
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (limits && size > limits.maxBytes) {
-        settle(new UpstreamError('protocol', 502, `upstream response is larger than ${limits.maxBytes} bytes`, { code: 'upstream_response_too_large' }));
+        settle(responseTooLarge(limits.maxBytes));
         body.destroy();
       } else chunks.push(chunk);
     };
@@ -41,7 +40,7 @@ export function readBody(res: UpstreamResponse, signal: AbortSignal): Promise<Bu
     body.on('close', onClose);
     body.once('error', (err) => settle(err));
     if (limits) {
-      const cutOff = () => body.destroy(new UpstreamError('timeout', 504, 'upstream response took longer than the response deadline', { code: 'upstream_timeout' }));
+      const cutOff = () => body.destroy(responseDeadlinePassed());
       const left = limits.deadlineAt - Date.now();
       if (left <= 0) cutOff();
       else timer = setTimeout(cutOff, left);

@@ -24,6 +24,13 @@ export interface BodyLimits {
   maxBytes: number;
 }
 
+/** A whole answer past the size cap (`UPSTREAM_MAX_RESPONSE_BYTES`): 502. */
+export const responseTooLarge = (maxBytes: number) =>
+  new UpstreamError('protocol', 502, `upstream response is larger than ${maxBytes} bytes`, { code: 'upstream_response_too_large' });
+
+/** A whole answer still arriving at the response deadline (`UPSTREAM_RESPONSE_TIMEOUT_MS`): 504. */
+export const responseDeadlinePassed = () => new UpstreamError('timeout', 504, 'upstream response took longer than the response deadline', { code: 'upstream_timeout' });
+
 /** How many URLs `target` remembers. */
 const MAX_TARGETS = 1_000;
 
@@ -179,7 +186,7 @@ class WholeBodyHandler implements Dispatcher.DispatchHandler {
 
   /** The response deadline passed: the call is cut off. */
   cutOff(): void {
-    this.abortWith(new UpstreamError('timeout', 504, 'upstream response took longer than the response deadline', { code: 'upstream_timeout' }));
+    this.abortWith(responseDeadlinePassed());
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -199,7 +206,7 @@ class WholeBodyHandler implements Dispatcher.DispatchHandler {
     if (this.settled) return false;
     this.size += chunk.length;
     if (this.size > this.maxBytes) {
-      this.abortWith(new UpstreamError('protocol', 502, `upstream response is larger than ${this.maxBytes} bytes`, { code: 'upstream_response_too_large' }));
+      this.abortWith(responseTooLarge(this.maxBytes));
       return false;
     }
     this.chunks.push(chunk);
