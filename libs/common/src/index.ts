@@ -7,3 +7,4 @@ export * from './crypto/secret-box';
 export * from './http/drained';
 export * from './http/header-value';
 export * from './http/read-json-body';
+export * from './collections/bounded-map';

@@ -1,4 +1,4 @@
-import { InvalidRequestError } from '@tokenhub/common';
+import { BoundedMap, InvalidRequestError } from '@tokenhub/common';
 import { GatewayConfig, KNOWN_PROVIDERS, ProviderConfig } from '@tokenhub/config';
 import type { ChatProvider } from './chat-provider.interface';
 import { ModelCatalog, ModelEntry } from './catalog/model-catalog';
@@ -35,7 +35,7 @@ const MAX_RESOLVED_NAMES = 10_000;
 export class ProviderRegistry {
   private readonly providers = new Map<string, { provider: ChatProvider; maxRetries: number; acceptsPromptCacheKey: boolean }>();
   /** `resolve`'s answers by requested name (bounded: names come from clients). */
-  private readonly resolvedNames = new Map<string, ResolvedModel>();
+  private readonly resolvedNames = new BoundedMap<string, ResolvedModel>(MAX_RESOLVED_NAMES);
   private readonly pools = new Map<string, CredentialPool>();
   /** Known providers enabled only by stored credentials (no key or base URL in the environment). */
   private readonly storedOnly = new Set<string>();
@@ -162,7 +162,6 @@ export class ProviderRegistry {
     const known = this.resolvedNames.get(requested);
     if (known) return known;
     const resolved = Object.freeze(this.resolveName(requested, param));
-    if (this.resolvedNames.size >= MAX_RESOLVED_NAMES) this.resolvedNames.clear();
     this.resolvedNames.set(requested, resolved);
     return resolved;
   }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { BoundedMap } from '@tokenhub/common';
 import type { TokenUsage } from '../chat-provider.interface';
 import bundledCatalog from './models.json';
 
@@ -45,7 +46,7 @@ export class ModelCatalog {
   /** Bare model name to the provider that serves it, for names like `gpt-4o`. */
   private readonly providerByBareName = new Map<string, string>();
   /** `lookup`'s answers for names that are not catalog ids themselves (dated, geo-prefixed, unknown). */
-  private readonly resolvedNames = new Map<string, ModelEntry | null>();
+  private readonly resolvedNames = new BoundedMap<string, ModelEntry | null>(MAX_RESOLVED_NAMES);
 
   constructor(overridePath?: string) {
     const bundled = bundledCatalog as CatalogFile;
@@ -89,7 +90,6 @@ export class ModelCatalog {
       found = this.models.get(`${provider}/${candidate}`) ?? null;
       if (found) break;
     }
-    if (this.resolvedNames.size >= MAX_RESOLVED_NAMES) this.resolvedNames.clear();
     this.resolvedNames.set(id, found);
     return found ?? undefined;
   }

@@ -1,4 +1,5 @@
 import { Agent, Dispatcher, errors } from 'undici';
+import { BoundedMap } from '@tokenhub/common';
 import type { UpstreamTimeouts } from '@tokenhub/config';
 import type { UpstreamOutcomeListener } from '../credentials/credential-pool';
 import { ClientCancelledError, UpstreamError } from '../upstream-error';
@@ -51,7 +52,7 @@ export interface UpstreamBody {
  */
 export class UpstreamHttpClient {
   private readonly agent: Agent;
-  private readonly targets = new Map<string, { origin: string; path: string }>();
+  private readonly targets = new BoundedMap<string, { origin: string; path: string }>(MAX_TARGETS);
 
   constructor(private readonly timeouts: UpstreamTimeouts) {
     this.agent = new Agent({
@@ -108,7 +109,6 @@ export class UpstreamHttpClient {
   private target(url: string): { origin: string; path: string } {
     let target = this.targets.get(url);
     if (!target) {
-      if (this.targets.size >= MAX_TARGETS) this.targets.clear();
       target = { origin: new URL(url).origin, path: url.slice(url.indexOf('/', url.indexOf('//') + 2)) };
       this.targets.set(url, target);
     }
