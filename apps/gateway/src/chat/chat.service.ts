@@ -228,13 +228,14 @@ export class ChatService implements OnModuleDestroy {
   }
 
   private recordAttempt(ex: ChatExchange, target: ResolvedModel, started: number, err?: UpstreamError): void {
+    const ended = performance.now();
     ex.attempts.push({
       provider: target.providerName,
       model: target.model,
       ...(err ? { status: err.kind === 'http' ? err.status : undefined, outcome: 'error' as const, error: err.message.slice(0, 500) } : { status: 200, outcome: 'success' as const }),
-      latencyMs: Math.round(performance.now() - started),
+      latencyMs: Math.round(ended - started),
     });
-    ex.trace?.attempt(ex.attempts[ex.attempts.length - 1], started);
+    ex.trace?.attempt(ex.attempts[ex.attempts.length - 1], started, ended);
     if (!err) {
       ex.servedProvider = target.providerName;
       ex.servedModel = target.model;

@@ -24,8 +24,12 @@ export class RequestTrace {
     this.context = trace.setSpan(parent, span);
   }
 
-  /** An attempt that has just ended; `startedHr` is its `performance.now()` at the start. */
-  attempt(a: AttemptRecord, startedHr: number): void {
+  /**
+   * An attempt that has just ended; `startedHr` and `endedHr` are its `performance.now()` at
+   * the start and the end (the record's `latencyMs` is rounded: ending the span by it could
+   * overlap the next attempt).
+   */
+  attempt(a: AttemptRecord, startedHr: number, endedHr: number): void {
     const start = performance.timeOrigin + startedHr;
     const span = this.tracer.startSpan(
       `chat ${a.model}`,
@@ -43,7 +47,7 @@ export class RequestTrace {
       this.context,
     );
     if (a.outcome === 'error') span.setStatus({ code: SpanStatusCode.ERROR, message: a.status ? `HTTP ${a.status}` : 'no response' });
-    span.end(start + a.latencyMs);
+    span.end(performance.timeOrigin + endedHr);
   }
 
   end(r: TracedRequest): void {
